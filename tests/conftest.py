@@ -1,0 +1,102 @@
+"""Fixtures for real components: PostgreSQL 15, an S3 server, barman-cloud and MLflow servers.
+
+Every process a fixture starts listens on a free loopback port and is stopped by the fixture that started it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.barman import BarmanStore
+from tests.support.mlflow_server import MlflowServer, start_mlflow_server, write_basic_auth_ini
+from tests.support.postgres import PostgresInstance
+from tests.support.s3 import S3Server, start_s3_server
+
+
+@pytest.fixture(scope="session")
+def shared_tmp() -> Iterator[Path]:
+    """A scratch folder the `postgres` user can traverse (pytest's own tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def work_dir(shared_tmp: Path) -> Path:
+    path = shared_tmp / uuid.uuid4().hex[:10]
+    path.mkdir(mode=0o755)
+    return path
+
+
+@pytest.fixture
+def pg_factory(work_dir: Path) -> Iterator[Callable[..., PostgresInstance]]:
+    """Make PostgreSQL instances: `pg_factory()` initialises and starts one; `pg_factory(start=False)` only
+    reserves its folders (for a restore target)."""
+    instances: list[PostgresInstance] = []
+
+    def make(start: bool = True, name: str | None = None) -> PostgresInstance:
+        instance = PostgresInstance(root=work_dir / (name or f"pg{len(instances)}"))
+        instances.append(instance)
+        if start:
+            instance.init().start()
+        return instance
+
+    yield make
+    for instance in reversed(instances):
+        instance.stop()
+
+
+@pytest.fixture
+def pg(pg_factory) -> PostgresInstance:
+    return pg_factory()
+
+
+@pytest.fixture(scope="session")
+def s3_server(shared_tmp: Path) -> Iterator[S3Server]:
+    server = start_s3_server(shared_tmp)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    return s3_server.create_bucket()
+
+
+@pytest.fixture
+def barman_store(s3_server: S3Server, s3_bucket: str) -> BarmanStore:
+    return BarmanStore(s3=s3_server, destination_path=f"s3://{s3_bucket}/mlflow-pg")
+
+
+@pytest.fixture
+def mlflow_server_factory(work_dir: Path) -> Iterator[Callable[..., MlflowServer]]:
+    """Start MLflow servers: `mlflow_server_factory(version, backend_uri, auth_uri)`; stopped at the end."""
+    servers: list[MlflowServer] = []
+
+    def start(version: str, backend_store_uri: str, auth_database_uri: str, **kwargs) -> MlflowServer:
+        folder = work_dir / f"mlflow-{len(servers)}"
+        folder.mkdir()
+        ini = write_basic_auth_ini(folder / "basic-auth.ini", auth_database_uri)
+        server = start_mlflow_server(version, backend_store_uri, ini, folder, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def mlflow_databases(pg: PostgresInstance) -> dict[str, str]:
+    """A tracking and a SEPARATE auth database (MLflow <= 3.5 share one alembic_version table name)."""
+    return {
+        "tracking": pg.create_database("mlflow", owner="app", password="app-pass%word@1"),
+        "auth": pg.create_database("mlflow_auth", owner="app", password="app-pass%word@1"),
+    }

@@ -1,0 +1,88 @@
+"""Run the collection's modules and playbooks through the real ansible-playbook, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .versions import REPO_ROOT
+
+ANSIBLE_PLAYBOOK = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    report: dict | None  # the json callback's document, when the run got that far
+
+    def task_results(self, host: str = "localhost") -> list[dict]:
+        """Every task's result for `host`, in order."""
+        results = []
+        for play in (self.report or {}).get("plays", []):
+            for task in play["tasks"]:
+                if host in task["hosts"]:
+                    results.append(task["hosts"][host])
+        return results
+
+    @property
+    def result(self) -> dict:
+        """The result of the last task (the module under test)."""
+        return self.task_results()[-1]
+
+
+def ansible_env(extra: dict[str, str] | None = None, json_output: bool = True) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / "collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_PYTHON_INTERPRETER": str(REPO_ROOT / ".venv" / "bin" / "python"),
+        "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}",
+    })
+    if json_output:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    env.update(extra or {})
+    return env
+
+
+def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = None, json_output: bool = True,
+                 timeout: float = 1800, cwd: Path | None = None) -> PlaybookRun:
+    command = [str(ANSIBLE_PLAYBOOK), str(playbook), *args]
+    proc = subprocess.run(command, cwd=cwd or REPO_ROOT, env=ansible_env(env, json_output), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    report = None
+    if json_output:
+        try:
+            report = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            report = None
+    return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, report)
+
+
+def run_module(module: str, module_args: dict, check: bool = False, diff: bool = False, verbosity: int = 0,
+               env: dict[str, str] | None = None, extra_tasks: list[dict] | None = None,
+               json_output: bool = True) -> PlaybookRun:
+    """Run one task of `module` on localhost (after `extra_tasks`) and return the run."""
+    tasks = list(extra_tasks or []) + [{"name": f"run {module}", module: module_args}]
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
+    with tempfile.TemporaryDirectory(prefix="mlops-play-") as folder:
+        playbook = Path(folder) / "play.yml"
+        playbook.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
+        args = ["-i", "localhost,"]
+        if check:
+            args.append("--check")
+        if diff:
+            args.append("--diff")
+        if verbosity:
+            args.append("-" + "v" * verbosity)
+        return run_playbook(playbook, *args, env=env, json_output=json_output)
