@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.barman import BarmanStore
+from tests.support.leftovers import kill_all, processes_under
 from tests.support.mlflow_server import MlflowServer, start_mlflow_server, write_basic_auth_ini
 from tests.support.postgres import PostgresInstance
 from tests.support.s3 import S3Server, start_s3_server
@@ -25,7 +26,13 @@ def shared_tmp() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
     path.chmod(0o755)
     yield path
+    # Every fixture stops what it started; anything still running here is a leak, and the run says so.
+    leftovers = processes_under(path)
+    kill_all(leftovers)
     shutil.rmtree(path, ignore_errors=True)
+    if leftovers:
+        pytest.fail("processes left running after the tests (now killed):\n"
+                    + "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in leftovers))
 
 
 @pytest.fixture
