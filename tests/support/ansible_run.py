@@ -60,13 +60,17 @@ def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = 
     command = [str(ANSIBLE_PLAYBOOK), str(playbook), *args]
     proc = subprocess.run(command, cwd=cwd or REPO_ROOT, env=ansible_env(env, json_output), capture_output=True,
                           text=True, timeout=timeout, check=False)
-    report = None
-    if json_output:
-        try:
-            report = json.loads(proc.stdout)
-        except json.JSONDecodeError:
-            report = None
+    report = _json_report(proc.stdout) if json_output else None
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, report)
+
+
+def _json_report(stdout: str) -> dict | None:
+    """The json callback's document; with -v and more, ansible-playbook prints its own lines before it."""
+    start = stdout.find("\n{\n") + 1 if not stdout.startswith("{") else 0
+    try:
+        return json.loads(stdout[start:])
+    except json.JSONDecodeError:
+        return None
 
 
 def run_module(module: str, module_args: dict, check: bool = False, diff: bool = False, verbosity: int = 0,
