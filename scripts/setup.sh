@@ -60,20 +60,32 @@ fi
 
 # 3. Collections without Galaxy: unpacked from the `ansible` community bundle wheel on PyPI.
 COLLECTIONS="kubernetes/core community/okd ansible/posix"
-if ! stamp_ok collections "$ANSIBLE_BUNDLE_VERSION" "$COLLECTIONS"; then
+# awx.awx (for awx/configure.yml) left the bundle after ansible 9; it comes from the last bundle that had it.
+AWX_COLLECTIONS="awx/awx"
+if ! stamp_ok collections "$ANSIBLE_BUNDLE_VERSION" "$COLLECTIONS" "$AWX_BUNDLE_VERSION" "$AWX_COLLECTIONS"; then
   say "unpacking collections ($COLLECTIONS) from ansible==$ANSIBLE_BUNDLE_VERSION"
   mkdir -p "$CACHE/wheels"
   wheel="$CACHE/wheels/ansible-$ANSIBLE_BUNDLE_VERSION-py3-none-any.whl"
   [ -f "$wheel" ] || "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
     -d "$CACHE/wheels" "ansible==$ANSIBLE_BUNDLE_VERSION"
-  rm -rf collections/ansible_collections/kubernetes collections/ansible_collections/community collections/ansible_collections/ansible
-  "$VENV/bin/python" - "$wheel" $COLLECTIONS <<'PY'
+  awx_wheel="$CACHE/wheels/ansible-$AWX_BUNDLE_VERSION-py3-none-any.whl"
+  [ -f "$awx_wheel" ] || "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
+    -d "$CACHE/wheels" "ansible==$AWX_BUNDLE_VERSION"
+  rm -rf collections/ansible_collections/kubernetes collections/ansible_collections/community \
+    collections/ansible_collections/ansible collections/ansible_collections/awx
+  extract() {
+    "$VENV/bin/python" - "$@" <<'PY'
 import sys, zipfile
 wheel, wanted = sys.argv[1], tuple(f"ansible_collections/{name}/" for name in sys.argv[2:])
 with zipfile.ZipFile(wheel) as archive:
     archive.extractall("collections", [n for n in archive.namelist() if n.startswith(wanted)])
 PY
-  stamp_set collections "$ANSIBLE_BUNDLE_VERSION" "$COLLECTIONS"
+  }
+  # shellcheck disable=SC2086  # the lists are words
+  extract "$wheel" $COLLECTIONS
+  # shellcheck disable=SC2086
+  extract "$awx_wheel" $AWX_COLLECTIONS
+  stamp_set collections "$ANSIBLE_BUNDLE_VERSION" "$COLLECTIONS" "$AWX_BUNDLE_VERSION" "$AWX_COLLECTIONS"
 fi
 # This checkout as mlops.mlflow, for ansible, ansible-playbook and ansible-doc run from the repository root.
 mkdir -p collections/ansible_collections/mlops
