@@ -9,7 +9,7 @@ name: env_file
 short_description: Parse an env file (such as aws.env) strictly into a dictionary
 version_added: 0.1.0
 author:
-  - mlops.mlflow contributors
+  - mlops.mlflow maintainers (@mlops-mlflow)
 description:
   - Parses C(KEY=VALUE) lines the way C(oc create secret generic --from-env-file) does (blank lines and C(#)
     comments skipped, values taken verbatim), and fails with the line number, never the value, on a malformed

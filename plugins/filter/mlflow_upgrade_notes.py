@@ -9,7 +9,7 @@ name: mlflow_upgrade_notes
 short_description: What a person should know before upgrading MLflow from one version to another
 version_added: 0.1.0
 author:
-  - mlops.mlflow contributors
+  - mlops.mlflow maintainers (@mlops-mlflow)
 description:
   - Returns warnings for an upgrade from the input version to O(target) - client compatibility across major
     versions, the 3.16 admin password change, and a target older than the running version.

@@ -9,7 +9,7 @@ name: mlflow_version
 short_description: Normalise an MLflow version (3.5.0 or v3.5.0) and refuse anything else
 version_added: 0.1.0
 author:
-  - mlops.mlflow contributors
+  - mlops.mlflow maintainers (@mlops-mlflow)
 description:
   - Returns C(X.Y.Z) for C(X.Y.Z) or C(vX.Y.Z); fails with a message that shows the expected form otherwise.
   - The official images are tagged C(vX.Y.Z); the chart adds the C(v) itself.

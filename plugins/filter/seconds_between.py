@@ -9,7 +9,7 @@ name: seconds_between
 short_description: Seconds from one timestamp to another (RFC 3339, any zone)
 version_added: 0.1.0
 author:
-  - mlops.mlflow contributors
+  - mlops.mlflow maintainers (@mlops-mlflow)
 description:
   - Returns O(_input) minus O(earlier) in seconds (negative when O(_input) is the earlier one). Both are RFC 3339 /
     ISO 8601 timestamps with C(Z), an offset, or no zone (read as UTC), with or without fractional seconds.

@@ -11,7 +11,7 @@ module: lease_lock
 short_description: Hold a namespace-wide lock (a Kubernetes Lease) so two playbook runs never interleave
 version_added: 0.1.0
 author:
-  - mlops.mlflow contributors
+  - mlops.mlflow maintainers (@mlops-mlflow)
 description:
   - Acquires or releases a C(coordination.k8s.io/v1) Lease that the deploy, upgrade, recover and drill roles take
     before they change anything, so a second run (from a laptop, AWX or a schedule) stops instead of interleaving.

@@ -11,7 +11,7 @@ module: mlflow_server_info
 short_description: Check an MLflow tracking server as a user would, and count what it serves
 version_added: 0.1.0
 author:
-  - mlops.mlflow contributors
+  - mlops.mlflow maintainers (@mlops-mlflow)
 description:
   - Calls C(/health) without credentials, then the authenticated C(/version) and the REST API of a running MLflow
     tracking server (basic-auth app), and returns its version and the number of experiments and runs it serves,

@@ -365,6 +365,16 @@ def test_migrate_job_runs_once_with_a_unique_name_per_run():
     assert not find(openshift(), "Job")  # only rendered for a migration run
 
 
+def test_migration_pods_are_not_selected_by_the_service_or_the_deployment():
+    objects = render(*SCENARIOS["upgrade-migration"])
+    job_pod_labels = one(objects, "Job")["spec"]["template"]["metadata"]["labels"]
+    server_pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    for selector in (one(objects, "Service")["spec"]["selector"],
+                     one(objects, "Deployment")["spec"]["selector"]["matchLabels"]):
+        assert selector.items() <= server_pod_labels.items()
+        assert not selector.items() <= job_pod_labels.items()
+
+
 def test_migrate_job_migrates_tracking_then_auth_with_the_servers_credentials():
     objects = render(*SCENARIOS["upgrade-migration"])
     c = container(objects, "Job")
