@@ -1,0 +1,502 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the mlops.mlflow collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pg_recover_prepare
+short_description: Prepare the chart values of a point-in-time recovery into a new CloudNativePG cluster
+version_added: 0.1.0
+description:
+  - Sets the four values a recovery needs in the C(mlflow) chart's values, and nothing else -
+    C(postgresql.clusterName) (the NEW cluster), C(recovery.serverName) (the cluster whose backups are restored),
+    C(recovery.targetTime) and C(mlflow.replicas=0).
+  - Refuses, before anything changes and with a message naming the problem and the fix, what would fail later
+    in the recovery. A new name equal to the old one or not a valid Kubernetes name. A target time without a
+    zone or in the future.
+  - With O(object_store), the barman-cloud catalog in S3 is read as well. Refused then are a source without a
+    completed base backup, a target before the first recoverability point or after the newest archived WAL, a
+    O(backup_id) that does not exist or ends after the target, and a non-empty backup folder for the new cluster
+    name (the new cluster would hang on "Expected empty archive").
+  - The first recoverability point is the end of the oldest completed base backup, and the backup used is the
+    newest completed one that ends at or before the target, as the CloudNativePG Barman Cloud Plugin decides.
+    WAL files carry no commit times. The end of the window is the S3 C(LastModified) time of the newest
+    archived WAL segment, an upper bound of what can be replayed.
+  - "Idempotent: values that already name the recovery S -> C (C(recovery.serverName=S) differs from
+    C(postgresql.clusterName=C)) are recognised, so a second run with the same inputs does not bump the name
+    again. A new recovery from C, the cluster an earlier recovery created, is asked for with
+    O(source_cluster_name=C)."
+  - O(values_file) is edited in place with O(write=true). Comments, key order, quoting and indentation are kept,
+    the write is atomic, and a backup copy is made on request. With O(values) (for example the live release's
+    values), the prepared values are only returned.
+author:
+  - mlops.mlflow maintainers (@mlops-mlflow)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads the values and the backup catalog and reports what would change; never writes the file.
+  diff_mode:
+    support: full
+    details: Shows the managed values before and after (only those four keys, so nothing else of the values leaks).
+  platform:
+    platforms: posix
+requirements:
+  - ruamel.yaml (with O(values_file))
+  - boto3 (with O(object_store))
+options:
+  values_file:
+    description:
+      - Path of the Helm values file of the release (read, and edited in place when O(write=true)).
+      - Mutually exclusive with O(values); one of them is required.
+    type: path
+  values:
+    description:
+      - The release's values as a dictionary (for example C(helm get values) of the live release).
+      - The prepared values come back in RV(new_values); nothing is written.
+    type: dict
+  new_cluster_name:
+    description:
+      - Name of the new CloudNativePG cluster (a Kubernetes name, at most 40 characters).
+      - Default is the C(-vN) bump of the cluster being restored. For example, C(pg-cluster-v1) becomes
+        C(pg-cluster-v2), C(pg-cluster) becomes C(pg-cluster-v2) and C(pg-cluster-v9) becomes C(pg-cluster-v10).
+      - On values already prepared for a recovery into C, omit it or give C; naming another cluster then requires
+        O(source_cluster_name).
+    type: str
+  source_cluster_name:
+    description:
+      - The cluster whose backups are restored, when the values alone do not say it.
+      - Default is C(postgresql.clusterName) when C(recovery.serverName) is empty. When C(recovery.serverName) is set,
+        the values already describe a recovery, and the default keeps it.
+      - Set it to the current C(postgresql.clusterName) to start a NEW recovery from a cluster that was itself
+        created by a recovery. Set it to C(recovery.serverName) to restore that cluster into another
+        O(new_cluster_name).
+    type: str
+  target_time:
+    description:
+      - Point in time to recover to, RFC 3339 WITH a zone, for example C(2026-11-20T23:45:00+02:00) or
+        C(2026-11-20T21:45:00Z). Fractional seconds are kept.
+      - Written to C(recovery.targetTime) in UTC. A time without a zone is refused, because CloudNativePG would
+        silently read it as UTC. A time in the future is refused too.
+      - Omitted means the latest archived WAL. A C(recovery.targetTime) left from an earlier recovery is then
+        cleared.
+    type: str
+  backup_id:
+    description:
+      - Base backup expected to serve the recovery, for example C(20261120T000002). Requires O(object_store).
+      - The module checks that it exists, is completed and ends at or before O(target_time).
+      - CloudNativePG itself starts from the newest completed backup before the target. When that is a newer
+        one, the module warns and RV(backup) names the one actually used.
+    type: str
+  object_store:
+    description:
+      - The barman-cloud object store to check the recovery against (the chart's C(backup.s3) settings).
+      - Without it, only the values and the target time's form are checked.
+    type: dict
+    suboptions:
+      destination_path:
+        description: The ObjectStore's C(destinationPath), C(s3://bucket/path); server folders are below it.
+        type: str
+        required: true
+      endpoint_url:
+        description: S3 endpoint of an S3-compatible store (MinIO, Ceph, ...); omit for AWS S3.
+        type: str
+      access_key_id:
+        description: Access key; omit to use the AWS SDK's default chain (environment, profile, IRSA).
+        type: str
+      secret_access_key:
+        description: Secret key that goes with O(object_store.access_key_id).
+        type: str
+      session_token:
+        description: Session token for temporary credentials.
+        type: str
+      region:
+        description: Region of the bucket.
+        type: str
+      ca_bundle:
+        description: PEM file of the CA that signed the endpoint's certificate (a private CA).
+        type: path
+      validate_certs:
+        description: Verify the endpoint's TLS certificate. Turn off only for a throw-away test store.
+        type: bool
+        default: true
+      addressing_style:
+        description: S3 addressing style; C(path) for stores without virtual-host bucket names.
+        type: str
+        choices: [auto, path, virtual]
+        default: auto
+  write:
+    description:
+      - Write the prepared values back to O(values_file). Without it, the module only reports.
+    type: bool
+    default: false
+  backup:
+    description:
+      - Keep a timestamped copy of O(values_file) before writing it (RV(backup_file)).
+    type: bool
+    default: false
+notes:
+  - C(changed) tells whether the prepared values differ from the given ones, also when nothing is written
+    (O(write=false), or O(values)), so a play can tell a new preparation from a repeated one.
+  - Run it before C(helm upgrade) of the recovery. Once the new cluster has started to archive (values already
+    prepared, and its folder holds WAL of the restored database), a re-run with the same inputs changes nothing
+    and reports RV(new_cluster_started).
+  - The check of the newest archived WAL is necessary, not sufficient. Recovery also fails when no transaction was
+    committed after the target. On a quiet database, make a change and force a WAL switch after the target time
+    (CloudNativePG archives at least every 5 minutes when there is activity).
+seealso:
+  - name: CloudNativePG recovery
+    description: Bootstrap of a new cluster from a backup and WAL archive.
+    link: https://cloudnative-pg.io/documentation/current/recovery/
+  - name: Barman Cloud Plugin
+    description: The plugin that archives WAL and base backups to object stores.
+    link: https://cloudnative-pg.io/plugin-barman-cloud/
+"""
+
+EXAMPLES = r"""
+- name: Prepare a recovery of the current cluster to a point in time, checked against the backups, and save it
+  mlops.mlflow.pg_recover_prepare:
+    values_file: inventories/prod/mlflow-values.yaml
+    target_time: "2026-11-20T23:45:00+02:00"
+    object_store:
+      destination_path: s3://mlflow-backups/mlflow-pg
+      endpoint_url: https://s3.example.com
+      access_key_id: "{{ backup_s3_access_key_id }}"
+      secret_access_key: "{{ backup_s3_secret_access_key }}"
+      ca_bundle: /etc/pki/tls/certs/internal-ca.pem
+    write: true
+    backup: true
+  register: recovery
+
+- name: Show what the recovery will do
+  ansible.builtin.debug:
+    msg: >-
+      {{ recovery.old_cluster_name }} -> {{ recovery.new_cluster_name }} from backup {{ recovery.backup.id }}
+      to {{ recovery.target_time | default('the latest WAL', true) }}
+
+- name: Prepare from the live release's values (nothing written), to the latest archived WAL
+  mlops.mlflow.pg_recover_prepare:
+    values: "{{ current_release_values }}"
+    new_cluster_name: pg-cluster-v2
+    object_store:
+      destination_path: s3://mlflow-backups/mlflow-pg
+      endpoint_url: https://s3.example.com
+  register: recovery
+
+- name: A later recovery from pg-cluster-v2, itself created by a recovery from pg-cluster-v1
+  mlops.mlflow.pg_recover_prepare:
+    values_file: inventories/prod/mlflow-values.yaml
+    source_cluster_name: pg-cluster-v2
+    target_time: "2026-12-01T08:00:00Z"
+    write: true
+"""
+
+RETURN = r"""
+old_cluster_name:
+  description: The cluster whose backups are restored (becomes C(recovery.serverName)).
+  returned: success
+  type: str
+  sample: pg-cluster-v1
+new_cluster_name:
+  description: The new cluster (becomes C(postgresql.clusterName)).
+  returned: success
+  type: str
+  sample: pg-cluster-v2
+new_values:
+  description:
+    - The complete prepared values (what to pass to C(helm upgrade)).
+    - Named C(new_values) because a return key C(values) could not be read as C(result.values) in Jinja.
+  returned: success
+  type: dict
+  sample: {"postgresql": {"clusterName": "pg-cluster-v2"}, "recovery": {"serverName": "pg-cluster-v1"}}
+changes:
+  description: Dotted keys whose value changed (empty when the values were already prepared).
+  returned: success
+  type: list
+  elements: str
+  sample: ["postgresql.clusterName", "recovery.serverName", "recovery.targetTime", "mlflow.replicas"]
+already_prepared:
+  description: The values already named this recovery (the cluster names did not move).
+  returned: success
+  type: bool
+  sample: false
+new_cluster_started:
+  description:
+    - The new cluster has already begun archiving WAL of the restored database into its folder.
+    - This means the recovery has started from these values.
+  returned: success
+  type: bool
+  sample: false
+target_time:
+  description: The normalised target time in UTC (V(null) for the latest archived WAL).
+  returned: success
+  type: str
+  sample: "2026-11-20T21:45:00Z"
+recovery_window:
+  description: What the source's catalog can recover to (UTC times).
+  returned: when O(object_store) is given
+  type: dict
+  contains:
+    first_recoverability_point:
+      description: End of the oldest completed base backup.
+      type: str
+      sample: "2026-10-21T00:00:09.527311Z"
+    last_backup_end:
+      description: End of the newest completed base backup.
+      type: str
+      sample: "2026-11-20T00:00:08.120404Z"
+    last_wal_time:
+      description: S3 C(LastModified) of the newest archived WAL segment.
+      type: str
+      sample: "2026-11-21T09:55:02Z"
+backup:
+  description: The base backup the recovery will start from.
+  returned: when O(object_store) is given
+  type: dict
+  contains:
+    id:
+      description: Backup id.
+      type: str
+      sample: "20261120T000002"
+    begin:
+      description: Start of the backup (UTC).
+      type: str
+      sample: "2026-11-20T00:00:02.068603Z"
+    end:
+      description: End of the backup (UTC).
+      type: str
+      sample: "2026-11-20T00:00:08.120404Z"
+    timeline:
+      description: PostgreSQL timeline of the backup.
+      type: int
+      sample: 1
+    begin_wal:
+      description: First WAL segment the backup needs.
+      type: str
+      sample: "000000010000000000000002"
+    end_wal:
+      description: Last WAL segment the backup needs.
+      type: str
+      sample: "000000010000000000000002"
+backup_file:
+  description: The backup copy of O(values_file) made before writing it.
+  returned: when O(write=true), O(backup=true) and the file changed
+  type: str
+  sample: inventories/prod/mlflow-values.yaml.12345.2026-11-21@10:00:00~
+"""
+
+import datetime
+import os
+import tempfile
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import (
+    CatalogError, check_new_folder, check_source, read_server_catalog, system_id_reader, window_as_result)
+from ansible_collections.mlops.mlflow.plugins.module_utils.cluster_name import ClusterNameError
+from ansible_collections.mlops.mlflow.plugins.module_utils.recovery_values import (
+    MANAGED_KEYS, RecoveryValuesError, apply_updates, get_dotted, recovery_updates, resolve_names)
+from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import TargetTimeError, format_utc, parse_target_time
+from ansible_collections.mlops.mlflow.plugins.module_utils.values_file import (
+    HAS_RUAMEL, RUAMEL_IMPORT_ERROR, ValuesDocument, ValuesFileError)
+
+try:
+    import boto3
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+    HAS_BOTO3 = True
+    BOTO3_IMPORT_ERROR = None
+except ImportError:
+    HAS_BOTO3 = False
+    BOTO3_IMPORT_ERROR = traceback.format_exc()
+
+    class BotoCoreError(Exception):  # pylint: disable=missing-class-docstring
+        pass
+
+    class ClientError(Exception):  # pylint: disable=missing-class-docstring
+        pass
+
+OBJECT_STORE_SPEC = dict(
+    destination_path=dict(type="str", required=True),
+    endpoint_url=dict(type="str"),
+    access_key_id=dict(type="str", no_log=True),
+    secret_access_key=dict(type="str", no_log=True),
+    session_token=dict(type="str", no_log=True),
+    region=dict(type="str"),
+    ca_bundle=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
+    addressing_style=dict(type="str", choices=["auto", "path", "virtual"], default="auto"),
+)
+
+ARGUMENT_SPEC = dict(
+    values_file=dict(type="path"),
+    values=dict(type="dict"),
+    new_cluster_name=dict(type="str"),
+    source_cluster_name=dict(type="str"),
+    target_time=dict(type="str"),
+    backup_id=dict(type="str"),
+    object_store=dict(type="dict", options=OBJECT_STORE_SPEC),
+    write=dict(type="bool", default=False),
+    backup=dict(type="bool", default=False),
+)
+
+
+def s3_client(store: dict):
+    verify = store["ca_bundle"] if store["ca_bundle"] else store["validate_certs"]
+    return boto3.client(
+        "s3",
+        endpoint_url=store["endpoint_url"] or None,
+        aws_access_key_id=store["access_key_id"] or None,
+        aws_secret_access_key=store["secret_access_key"] or None,
+        aws_session_token=store["session_token"] or None,
+        region_name=store["region"] or None,
+        verify=verify,
+        config=BotoConfig(s3={"addressing_style": store["addressing_style"]}, retries={"max_attempts": 3}),
+    )
+
+
+def check_object_store(store: dict, names, target, backup_id):
+    """Read both server folders and run every catalog check; returns the result fields and warnings."""
+    client = s3_client(store)
+    destination = store["destination_path"]
+    source = read_server_catalog(client, destination, names.source)
+    window, backup, warnings = check_source(source, target.instant if target else None, backup_id)
+    new = read_server_catalog(client, destination, names.new)
+    started = check_new_folder(new, source, names.already_prepared, system_id_reader(client, destination))
+    if started:
+        warnings.append("the recovery from %s into %s has already started: %s archives WAL of the restored "
+                        "database; the values are left as they are." % (names.source, names.new, new.location))
+    fields = {"recovery_window": window_as_result(window), "backup": backup.as_result() if backup else {}}
+    return fields, started, warnings
+
+
+def load_values(module):
+    """(plain values, ValuesDocument or None, original text or None)."""
+    path = module.params["values_file"]
+    if path is None:
+        return module.params["values"], None, None
+    if not HAS_RUAMEL:
+        module.fail_json(msg=missing_required_lib("ruamel.yaml"), exception=RUAMEL_IMPORT_ERROR)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        module.fail_json(msg="cannot read values_file %s: %s. Give the path of the release's values file." % (
+            path, to_native(exc.strerror or exc)))
+    document = ValuesDocument(text, "values_file %s" % path)
+    return document.plain(), document, text
+
+
+def write_values(module, path: str, text: str) -> str | None:
+    """Atomic replace of `path` with `text`, after a backup copy when asked; returns the backup's path."""
+    backup_file = module.backup_local(path) if module.params["backup"] else None
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        module.atomic_move(temp, os.path.abspath(path))
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return backup_file
+
+
+def managed_view(values: dict) -> dict:
+    """Only the managed keys, nested, for the diff (no other value, so no secret, is shown)."""
+    view = {}
+    for key in MANAGED_KEYS:
+        value = get_dotted(values, key)
+        if value is not None:
+            section, name = key.split(".")
+            view.setdefault(section, {})[name] = value
+    return view
+
+
+def prepare(module) -> dict:
+    params = module.params
+    result = {"changed": False}
+    target = None
+    if params["target_time"] is not None:
+        target = parse_target_time(params["target_time"])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if target.instant > now:
+            raise TargetTimeError(
+                "target_time %s (%s) is in the future (now is %s): a recovery can only reach archived WAL. Give a "
+                "past time, or leave target_time out to recover to the latest archived WAL."
+                % (params["target_time"], target.text, format_utc(now.replace(microsecond=0))))
+    values, document, original_text = load_values(module)
+    names = resolve_names(values, params["new_cluster_name"], params["source_cluster_name"])
+
+    started = False
+    warnings = []
+    if params["object_store"]:
+        if not HAS_BOTO3:
+            module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+        fields, started, warnings = check_object_store(params["object_store"], names, target, params["backup_id"])
+        result.update(fields)
+
+    updates = recovery_updates(values, names, target, started=started)
+    new_values = apply_updates(values, updates)
+    result.update(
+        changed=bool(updates),
+        old_cluster_name=names.source,
+        new_cluster_name=names.new,
+        new_values=new_values,
+        changes=[key for key in MANAGED_KEYS if key in updates],
+        already_prepared=names.already_prepared,
+        new_cluster_started=started,
+        target_time=target.text if target else None,
+    )
+    if module._diff:
+        header = params["values_file"] or "values"
+        result["diff"] = {"before": managed_view(values), "after": managed_view(new_values),
+                          "before_header": header, "after_header": header}
+    for warning in warnings:
+        module.warn(warning)
+
+    if document is not None and updates and params["write"]:
+        for key in MANAGED_KEYS:
+            if key in updates:
+                document.set(key, updates[key], quote=key == "recovery.targetTime")
+        new_text = document.dump()
+        if new_text != original_text and not module.check_mode:
+            backup_file = write_values(module, params["values_file"], new_text)
+            if backup_file:
+                result["backup_file"] = backup_file
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("values_file", "values")],
+        required_one_of=[("values_file", "values")],
+        required_if=[("write", True, ("values_file",))],
+        required_by={"backup_id": ("object_store",)},
+        supports_check_mode=True,
+    )
+    try:
+        result = prepare(module)
+    except (ClusterNameError, TargetTimeError, RecoveryValuesError, CatalogError, ValuesFileError) as exc:
+        module.fail_json(msg=to_native(exc))
+    except ClientError as exc:
+        module.fail_json(msg="the object store refused a request (%s): %s. Check object_store.destination_path, the "
+                             "credentials and their permissions (s3:ListBucket, s3:GetObject)."
+                             % (module.params["object_store"]["destination_path"], to_native(exc)))
+    except BotoCoreError as exc:
+        store = module.params["object_store"]
+        module.fail_json(msg="cannot read the object store %s at %s: %s. Check object_store.endpoint_url, the network "
+                             "and, for a private CA, object_store.ca_bundle."
+                             % (store["destination_path"], store["endpoint_url"] or "AWS S3", to_native(exc)))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""The kinds the sandbox serves: names, scope, verbs, subresources and where each one's schema comes from.
+
+Adding a built-in kind is one `_builtin(...)` line; a custom resource is picked up from its CRD file.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import schemas
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ScalePaths:
+    spec_replicas: str = ".spec.replicas"
+    status_replicas: str = ".status.replicas"
+    label_selector: str | None = ".status.selector"
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class ResourceType:  # pylint: disable=too-many-instance-attributes  # mirrors an APIResource entry
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    scale: ScalePaths | None = None
+    # Kinds that carry metadata.generation (spec-bearing workloads and every custom resource).
+    generation: bool = False
+    # Custom resources refuse strategic merge patches, like a real API server.
+    custom: bool = False
+    # "kubernetes", "openshift", "crd" or None (accepted without schema validation, with a logged warning).
+    schema_source: str | None = "kubernetes"
+    crd_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    printer_columns: tuple[PrinterColumn, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    # The garbage-collection policy when a DELETE names none (batch/v1 Jobs keep their pods, for compatibility).
+    default_propagation: str = "Background"
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The storage key: one collection per group and resource (version-independent)."""
+        return self.group, self.plural
+
+    @property
+    def qualified(self) -> str:
+        """`Kind.group` as API errors name it (`Deployment.apps`, `Secret`)."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    @property
+    def path_prefix(self) -> str:
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    def schema_node(self) -> schemas.Node | None:
+        return _schema_node(self)
+
+
+@functools.cache
+def _schema_node(resource: ResourceType) -> schemas.Node | None:
+    if resource.schema_source == "kubernetes":
+        name = schemas.kubernetes_definition_for(resource.group, resource.version, resource.kind)
+        if name is None:
+            raise LookupError(f"no Kubernetes {schemas.KUBERNETES_VERSION} schema for {resource.qualified}")
+        doc = schemas.kubernetes_doc()
+        return doc.node(doc.definitions[name])
+    if resource.schema_source == "openshift":
+        doc = schemas.openshift_doc()
+        name = schemas.openshift_definition_for(resource.group, resource.kind)
+        if doc is None or name is None:
+            return None
+        return doc.node(doc.definitions[name])
+    if resource.schema_source == "crd" and resource.crd_schema is not None:
+        doc = schemas.crd_doc(resource.qualified, resource.crd_schema)
+        return doc.node(resource.crd_schema)
+    return None
+
+
+def _builtin(group, version, kind, plural, *, namespaced=True, short_names=(), categories=(), subresources=(),
+             scale=None, generation=False, columns=(), **extra) -> ResourceType:
+    return ResourceType(group=group, version=version, kind=kind, plural=plural, namespaced=namespaced,
+                        short_names=tuple(short_names), categories=tuple(categories),
+                        subresources=tuple(subresources), scale=scale, generation=generation,
+                        printer_columns=tuple(PrinterColumn(*column) for column in columns), **extra)
+
+
+def _openshift(group, kind, plural, short_names=(), subresources=("status",), schema_source="openshift",
+               columns=()) -> ResourceType:
+    return _builtin(group, "v1", kind, plural, short_names=short_names, subresources=subresources,
+                    generation=True, schema_source=schema_source, columns=columns)
+
+
+BUILTIN = (
+    _builtin("", "v1", "Namespace", "namespaces", namespaced=False, short_names=["ns"], subresources=["status"],
+             columns=[("Status", ".status.phase")]),
+    _builtin("", "v1", "Secret", "secrets", columns=[("Type", ".type")]),
+    _builtin("", "v1", "ConfigMap", "configmaps", short_names=["cm"]),
+    _builtin("", "v1", "Service", "services", short_names=["svc"], categories=["all"], subresources=["status"],
+             columns=[("Type", ".spec.type"), ("Cluster-IP", ".spec.clusterIP")]),
+    _builtin("", "v1", "ServiceAccount", "serviceaccounts", short_names=["sa"]),
+    _builtin("", "v1", "Pod", "pods", short_names=["po"], categories=["all"], subresources=["status"],
+             columns=[("Status", ".status.phase")]),
+    _builtin("", "v1", "Event", "events", short_names=["ev"],
+             columns=[("Type", ".type"), ("Reason", ".reason"), ("Message", ".message")]),
+    _builtin("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=["pvc"],
+             subresources=["status"], columns=[("Status", ".status.phase")]),
+    _builtin("", "v1", "Endpoints", "endpoints", short_names=["ep"]),
+    _builtin("apps", "v1", "Deployment", "deployments", short_names=["deploy"], categories=["all"],
+             subresources=["status", "scale"], scale=ScalePaths(), generation=True,
+             columns=[("Ready", ".status.readyReplicas", "integer"), ("Up-to-date", ".status.updatedReplicas", "integer"),
+                      ("Available", ".status.availableReplicas", "integer")]),
+    _builtin("apps", "v1", "ReplicaSet", "replicasets", short_names=["rs"], categories=["all"],
+             subresources=["status", "scale"], scale=ScalePaths(), generation=True),
+    _builtin("apps", "v1", "StatefulSet", "statefulsets", short_names=["sts"], categories=["all"],
+             subresources=["status", "scale"], scale=ScalePaths(), generation=True),
+    _builtin("batch", "v1", "Job", "jobs", categories=["all"], subresources=["status"], generation=True,
+             default_propagation="Orphan",
+             columns=[("Succeeded", ".status.succeeded", "integer"), ("Failed", ".status.failed", "integer")]),
+    _builtin("batch", "v1", "CronJob", "cronjobs", short_names=["cj"], categories=["all"], subresources=["status"],
+             generation=True),
+    _builtin("coordination.k8s.io", "v1", "Lease", "leases",
+             columns=[("Holder", ".spec.holderIdentity")]),
+    _builtin("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    _builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    _builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=["pdb"],
+             subresources=["status"], generation=True),
+    _builtin("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=["netpol"],
+             generation=True),
+    _builtin("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=["ing"], subresources=["status"],
+             generation=True),
+    _builtin("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short_names=["hpa"],
+             categories=["all"], subresources=["status"]),
+    _openshift("build.openshift.io", "BuildConfig", "buildconfigs", short_names=["bc"],
+               columns=[("Type", ".spec.strategy.type"), ("Latest", ".status.lastVersion", "integer")]),
+    # The published OpenShift subset has no Build definition: Builds are accepted unvalidated (see docs/sandbox.md).
+    _openshift("build.openshift.io", "Build", "builds", schema_source=None,
+               columns=[("Type", ".spec.strategy.type"), ("Status", ".status.phase")]),
+    _openshift("image.openshift.io", "ImageStream", "imagestreams", short_names=["is"],
+               columns=[("Image Repository", ".status.dockerImageRepository")]),
+    _openshift("template.openshift.io", "Template", "templates", subresources=()),
+    # No published schema is kept for the Prometheus operator's kinds: accepted unvalidated, with a warning at start.
+    _builtin("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", short_names=["promrule"],
+             generation=True, custom=True, schema_source=None),
+    _builtin("monitoring.coreos.com", "v1", "PodMonitor", "podmonitors", short_names=["pmon"],
+             generation=True, custom=True, schema_source=None),
+    _builtin("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", short_names=["smon"],
+             generation=True, custom=True, schema_source=None),
+)
+
+# OpenShift serves Routes from its own API server (strategic merge patch works there), though the published schema
+# is a CRD.
+_NATIVE_CRD_GROUPS = ("route.openshift.io",)
+
+
+def _without_nulls(schema: Any) -> Any:
+    """Drop `key: null` entries (a published CRD may carry `anyOf: null`, which the API server ignores)."""
+    if isinstance(schema, dict):
+        return {k: _without_nulls(v) for k, v in schema.items() if v is not None}
+    if isinstance(schema, list):
+        return [_without_nulls(v) for v in schema]
+    return schema
+
+
+def _from_crd(document: dict[str, Any]) -> list[ResourceType]:
+    spec = document["spec"]
+    names = spec["names"]
+    found = []
+    for version in spec["versions"]:
+        if not version.get("served", True):
+            continue
+        subresources = version.get("subresources") or {}
+        scale = None
+        if "scale" in subresources:
+            paths = subresources["scale"]
+            scale = ScalePaths(paths["specReplicasPath"], paths["statusReplicasPath"], paths.get("labelSelectorPath"))
+        columns = tuple(PrinterColumn(column["name"], column["jsonPath"], column.get("type", "string"))
+                        for column in version.get("additionalPrinterColumns", ()) if column["name"] != "Age")
+        found.append(ResourceType(
+            group=spec["group"], version=version["name"], kind=names["kind"], plural=names["plural"],
+            namespaced=spec["scope"] == "Namespaced", short_names=tuple(names.get("shortNames", ())),
+            categories=tuple(names.get("categories", ())), subresources=tuple(sorted(subresources)),
+            scale=scale, generation=True, custom=spec["group"] not in _NATIVE_CRD_GROUPS, schema_source="crd",
+            crd_schema=_without_nulls(version["schema"]["openAPIV3Schema"]), printer_columns=columns))
+    return found
+
+
+# Custom resources served even when their CRD files are missing (then without schema validation).
+_CRD_FALLBACK = (
+    ("postgresql.cnpg.io", "Cluster", "clusters", ("status", "scale")),
+    ("postgresql.cnpg.io", "Backup", "backups", ("status",)),
+    ("postgresql.cnpg.io", "ScheduledBackup", "scheduledbackups", ("status",)),
+    ("postgresql.cnpg.io", "Database", "databases", ("status",)),
+    ("barmancloud.cnpg.io", "ObjectStore", "objectstores", ("status",)),
+    ("route.openshift.io", "Route", "routes", ("status",)),
+)
+
+
+@functools.cache
+def registry() -> Registry:
+    types = list(BUILTIN)
+    for path in schemas.crd_files():
+        types.extend(_from_crd(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    served = {(t.group, t.kind) for t in types}
+    for group, kind, plural, subresources in _CRD_FALLBACK:
+        if (group, kind) not in served:
+            scale = ScalePaths(".spec.instances", ".status.instances", ".status.selector") if kind == "Cluster" else None
+            types.append(ResourceType(group=group, version="v1", kind=kind, plural=plural,
+                                      subresources=subresources, scale=scale, generation=True,
+                                      custom=group not in _NATIVE_CRD_GROUPS, schema_source=None))
+    return Registry(types)
+
+
+class Registry:
+    """Lookups over the served kinds."""
+
+    def __init__(self, types: list[ResourceType]):
+        self.types = tuple(types)
+        self._by_path = {(t.group, t.version, t.plural): t for t in types}
+        self._by_kind = {(t.api_version, t.kind): t for t in types}
+
+    def by_path(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return self._by_path.get((group, version, plural))
+
+    def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
+        return self._by_kind.get((api_version, kind))
+
+    def by_key(self, key: tuple[str, str]) -> ResourceType:
+        for resource in self.types:
+            if resource.key == key:
+                return resource
+        raise KeyError(key)
+
+    def group_versions(self) -> dict[str, list[str]]:
+        """Group name -> served versions, in the order kinds were declared (the core group is '')."""
+        found: dict[str, list[str]] = {}
+        for resource in self.types:
+            versions = found.setdefault(resource.group, [])
+            if resource.version not in versions:
+                versions.append(resource.version)
+        return found
+
+    def in_group_version(self, group: str, version: str) -> list[ResourceType]:
+        return [t for t in self.types if t.group == group and t.version == version]

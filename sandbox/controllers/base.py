@@ -1,0 +1,57 @@
+"""The controller interface.
+
+A controller names the kind it reconciles; the manager calls `reconcile` with the current object whenever one
+object of that kind changes (and again after the delay `reconcile` returns, for controllers that poll a process). `owns`
+names kinds whose changes re-trigger the owner named in their controller ownerReference, the way a Deployment
+controller hears about its ReplicaSets.
+
+Part 2 subclasses `Controller` with implementations that run real processes (a venv per image, PostgreSQL,
+barman-cloud), registers them in `manager.default_controllers()` in place of the stand-ins, and cleans up in
+`stop()`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from .client import Client
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def condition(kind: str, status: bool, reason: str, message: str = "", observed_generation: int | None = None,
+              previous: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A status condition that keeps its lastTransitionTime while its status does not change."""
+    value = "True" if status else "False"
+    earlier = next((c for c in previous or [] if c.get("type") == kind), None)
+    stamp = earlier["lastTransitionTime"] if earlier and earlier.get("status") == value and \
+        earlier.get("lastTransitionTime") else now()
+    found = {"type": kind, "status": value, "lastTransitionTime": stamp}
+    if reason:
+        found["reason"] = reason
+    if message:
+        found["message"] = message
+    if observed_generation is not None:
+        found["observedGeneration"] = observed_generation
+    return found
+
+
+class Controller:
+    """Reconciles objects of `kind` (an (apiVersion, kind) pair)."""
+
+    name = "controller"
+    kind: tuple[str, str] = ("", "")
+    owns: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, client: Client):
+        self.client = client
+
+    def reconcile(self, obj: dict[str, Any] | None, namespace: str, name: str) -> float | None:
+        """Bring the world in line with `obj` (None: it was deleted). Return seconds until the next look, or None."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Release what the controller started (processes, files). Called once at shutdown."""

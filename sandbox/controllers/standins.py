@@ -1,0 +1,218 @@
+"""Stand-in controllers: they write the status a real controller reaches once its work is done, and nothing runs.
+
+- Deployment: available at the desired replicas (what `kubectl rollout status` and Helm's `--wait` read);
+- Job: complete;
+- CNPG Cluster: Ready (and ContinuousArchiving when a WAL-archiver plugin is configured), with the `<cluster>-app`
+  secret and the `-rw`/`-ro`/`-r` services the operator creates;
+- Build: Complete, pushing a digest to its ImageStream tag;
+- Route: admitted by the default router.
+
+Backups, ScheduledBackups and ObjectStores are left alone: no stand-in pretends a backup exists (part 2 runs
+barman-cloud for real).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from typing import Any
+
+from .base import Controller, condition, now
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _owner(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+class DeploymentStandIn(Controller):
+    name = "deployment-controller"
+    kind = ("apps/v1", "Deployment")
+
+    def reconcile(self, obj, namespace, name):
+        if obj is None:
+            return None
+        spec, old = obj.get("spec") or {}, obj.get("status") or {}
+        replicas = spec.get("replicas", 1)
+        generation = obj["metadata"].get("generation", 1)
+        conditions = old.get("conditions") or []
+        progressing = condition("Progressing", True, "DeploymentPaused" if spec.get("paused") else
+                                "NewReplicaSetAvailable",
+                                "Deployment is paused" if spec.get("paused") else
+                                f'ReplicaSet "{name}" has successfully progressed.', previous=conditions)
+        available = condition("Available", True, "MinimumReplicasAvailable", "Deployment has minimum availability.",
+                              previous=conditions)
+        status: dict[str, Any] = {"observedGeneration": generation, "conditions": [available, progressing]}
+        if replicas:
+            status.update(replicas=replicas, updatedReplicas=replicas, readyReplicas=replicas,
+                          availableReplicas=replicas)
+        if status != old:
+            self.client.update_status(obj, status)
+        return None
+
+
+class JobStandIn(Controller):
+    name = "job-controller"
+    kind = ("batch/v1", "Job")
+
+    def reconcile(self, obj, namespace, name):
+        if obj is None:
+            return None
+        spec, old = obj.get("spec") or {}, obj.get("status") or {}
+        if spec.get("suspend"):
+            status = {"conditions": [condition("Suspended", True, "JobSuspended", "Job suspended",
+                                               previous=old.get("conditions"))]}
+        elif any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                 for c in old.get("conditions") or []):
+            return None
+        else:
+            stamp = now()
+            status = {"startTime": old.get("startTime", stamp), "completionTime": stamp,
+                      "succeeded": spec.get("completions", 1), "ready": 0, "terminating": 0,
+                      "uncountedTerminatedPods": {},
+                      "conditions": [condition("SuccessCriteriaMet", True, "CompletionsReached",
+                                               "Reached expected number of succeeded pods"),
+                                     condition("Complete", True, "CompletionsReached",
+                                               "Reached expected number of succeeded pods")]}
+        if status != old:
+            self.client.update_status(obj, status)
+        return None
+
+
+class ClusterStandIn(Controller):
+    """A CNPG Cluster that is ready at once; its app secret and services are created like the operator does."""
+
+    name = "cnpg-operator"
+    kind = ("postgresql.cnpg.io/v1", "Cluster")
+
+    def reconcile(self, obj, namespace, name):
+        if obj is None:
+            return None
+        spec, old = obj.get("spec") or {}, obj.get("status") or {}
+        self._services(obj)
+        self._app_secret(obj)
+        instances = spec.get("instances", 1)
+        conditions = old.get("conditions") or []
+        found = [condition("Ready", True, "ClusterIsReady", "Cluster is Ready", previous=conditions)]
+        if any(p.get("isWALArchiver") for p in spec.get("plugins") or []):
+            found.append(condition("ContinuousArchiving", True, "ContinuousArchivingSuccess",
+                                   "Continuous archiving is working", previous=conditions))
+        names = [f"{name}-{i}" for i in range(1, instances + 1)]
+        status = dict(old)
+        status.update({
+            "phase": "Cluster in healthy state", "instances": instances, "readyInstances": instances,
+            "instanceNames": names, "currentPrimary": names[0] if names else "", "targetPrimary": names[0] if names
+            else "", "writeService": f"{name}-rw", "readService": f"{name}-r", "latestGeneratedNode": instances,
+            "conditions": found, "instancesStatus": {"healthy": names},
+            "selector": f"cnpg.io/cluster={name}",
+        })
+        if status != old:
+            self.client.update_status(obj, status)
+        return None
+
+    def _services(self, cluster: dict[str, Any]) -> None:
+        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+        roles = {"rw": "primary", "ro": "replica", "r": None}
+        for suffix, role in roles.items():
+            if self.client.get("v1", "Service", namespace, f"{name}-{suffix}") is not None:
+                continue
+            selector = {"cnpg.io/cluster": name}
+            if role:
+                selector["cnpg.io/instanceRole"] = role
+            self.client.create({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": f"{name}-{suffix}", "namespace": namespace, "labels": {"cnpg.io/cluster": name},
+                             "ownerReferences": [_owner(cluster)]},
+                "spec": {"selector": selector, "ports": [{"name": "postgres", "port": 5432, "targetPort": 5432}]},
+            })
+
+    def _app_secret(self, cluster: dict[str, Any]) -> None:
+        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+        bootstrap = (cluster.get("spec") or {}).get("bootstrap") or {}
+        initdb = bootstrap.get("initdb") or {}
+        if initdb.get("secret") or (bootstrap.get("recovery") or {}).get("secret"):
+            return  # the user supplies the owner's credentials
+        if self.client.get("v1", "Secret", namespace, f"{name}-app") is not None:
+            return
+        database, owner = initdb.get("database", "app"), initdb.get("owner", initdb.get("database", "app"))
+        password = secrets.token_urlsafe(24)
+        host = f"{name}-rw"
+        uri = f"postgresql://{owner}:{password}@{host}.{namespace}:5432/{database}"
+        data = {"username": owner, "user": owner, "password": password, "dbname": database, "host": host,
+                "port": "5432", "uri": uri, "pgpass": f"{host}:5432:{database}:{owner}:{password}\n",
+                "jdbc-uri": f"jdbc:postgresql://{host}.{namespace}:5432/{database}?password={password}&user={owner}",
+                "fqdn-uri": f"postgresql://{owner}:{password}@{host}.{namespace}.svc.cluster.local:5432/{database}"}
+        self.client.create({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+            "metadata": {"name": f"{name}-app", "namespace": namespace,
+                         "labels": {"cnpg.io/cluster": name, "cnpg.io/reload": "true"},
+                         "ownerReferences": [_owner(cluster)]},
+            "data": {k: _b64(v) for k, v in data.items()},
+        })
+
+
+class BuildStandIn(Controller):
+    """A Build that completes at once and tags its output image in the ImageStream."""
+
+    name = "build-controller"
+    kind = ("build.openshift.io/v1", "Build")
+
+    def reconcile(self, obj, namespace, name):
+        if obj is None:
+            return None
+        old = obj.get("status") or {}
+        if old.get("phase") in ("Complete", "Failed", "Error", "Cancelled"):
+            return None
+        digest = "sha256:" + hashlib.sha256(f"{namespace}/{name}/{obj['metadata']['uid']}".encode()).hexdigest()
+        target = ((obj.get("spec") or {}).get("output") or {}).get("to") or {}
+        stamp = now()
+        status = dict(old, phase="Complete", startTimestamp=old.get("startTimestamp", stamp),
+                      completionTimestamp=stamp, duration=0,
+                      output={"to": {"imageDigest": digest}},
+                      conditions=[condition("Complete", True, "", "", previous=old.get("conditions"))])
+        if target.get("kind") == "ImageStreamTag":
+            status["outputDockerImageReference"] = self._tag(namespace, target, digest)
+        self.client.update_status(obj, status)
+        return None
+
+    def _tag(self, namespace: str, target: dict[str, Any], digest: str) -> str:
+        stream_name, tag = (target.get("name", "").split(":", 1) + [""])[:2]
+        stream_namespace = target.get("namespace") or namespace
+        repository = f"image-registry.openshift-image-registry.svc:5000/{stream_namespace}/{stream_name}"
+        stream = self.client.get("image.openshift.io/v1", "ImageStream", stream_namespace, stream_name)
+        if stream is None:
+            return f"{repository}:{tag or 'latest'}"
+        status = dict(stream.get("status") or {}, dockerImageRepository=repository)
+        tags = [t for t in status.get("tags") or [] if t.get("tag") != (tag or "latest")]
+        tags.append({"tag": tag or "latest", "items": [{"created": now(), "dockerImageReference":
+                                                        f"{repository}@{digest}", "image": digest,
+                                                        "generation": stream["metadata"].get("generation", 1)}]})
+        status["tags"] = tags
+        self.client.update_status(stream, status)
+        return f"{repository}:{tag or 'latest'}"
+
+
+class RouteStandIn(Controller):
+    name = "openshift-router"
+    kind = ("route.openshift.io/v1", "Route")
+
+    def reconcile(self, obj, namespace, name):
+        if obj is None:
+            return None
+        host = (obj.get("spec") or {}).get("host", "")
+        old = obj.get("status") or {}
+        earlier = (old.get("ingress") or [{}])[0].get("conditions")
+        status = {"ingress": [{"host": host, "routerName": "default", "wildcardPolicy": "None",
+                               "routerCanonicalHostname": "router-default.apps.sandbox.local",
+                               "conditions": [condition("Admitted", True, "", "", previous=earlier)]}]}
+        if status != old:
+            self.client.update_status(obj, status)
+        return None
+
+
+STAND_INS = (DeploymentStandIn, JobStandIn, ClusterStandIn, BuildStandIn, RouteStandIn)
