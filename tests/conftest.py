@@ -6,6 +6,7 @@ Every process a fixture starts listens on a free loopback port and is stopped by
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,11 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.barman import BarmanStore
-from tests.support.leftovers import kill_all, processes_under
-from tests.support.mlflow_server import MlflowServer, start_mlflow_server, write_basic_auth_ini
-from tests.support.postgres import PostgresInstance
-from tests.support.s3 import S3Server, start_s3_server
+# `ansible_collections.mlops.mlflow` importable for tests of plugins/module_utils (make setup links the checkout).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collections"))
+
+from tests.support.barman import BarmanStore  # noqa: E402  pylint: disable=wrong-import-position
+from tests.support.leftovers import kill_all, processes_under  # noqa: E402  pylint: disable=wrong-import-position
+from tests.support.mlflow_server import (  # noqa: E402  pylint: disable=wrong-import-position
+    MlflowServer, start_mlflow_server, write_basic_auth_ini)
+from tests.support.postgres import PostgresInstance  # noqa: E402  pylint: disable=wrong-import-position
+from tests.support.s3 import S3Server, start_s3_server  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope="session")

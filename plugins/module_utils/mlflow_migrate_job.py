@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mlops.mlflow maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the migration helper as a Kubernetes Job with the target image (job mode of mlflow_migrate).
+
+The manifest builder and the interpretation of a finished Job are plain functions; `JobRun` is the thin adapter
+over kubernetes.core's client, service and waiter (so AWX credential injection, server-side dry-run in check mode
+and kubeconfig redaction work as in every kubernetes.core module).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import (
+    outcome,
+    parse_events,
+    sanitise,
+    tail,
+    uri_secrets,
+)
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import (
+    ENV_AUTH_CONFIG,
+    ENV_AUTH_URI,
+    ENV_CONNECT_TIMEOUT,
+    ENV_TRACKING_URI,
+    helper_program,
+)
+
+NAME_LABEL = "app.kubernetes.io/name"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+RUN_LABEL = "mlflow.mlops/migration-run"
+APP_NAME = "mlflow-migrate"
+AUTH_CONFIG_DIR = "/etc/mlflow-auth"
+AUTH_CONFIG_FILE = "basic-auth.ini"
+MANAGED_BY = "mlops.mlflow"
+
+# Job names become the `job-name` label of their pods: a DNS-1123 label, at most 63 characters.
+MAX_NAME_LENGTH = 63
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class JobError(Exception):
+    """A Job problem the operator can act on (bad input, a missing Secret, a Job that did not finish)."""
+
+
+def new_run_token() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def job_name(prefix: str, token: str) -> str:
+    """`<prefix>-<token>`, the prefix shortened so that the name stays a valid 63-character label."""
+    if not _DNS_LABEL.match(token):
+        raise JobError("run token %r is not a DNS-1123 label" % token)
+    prefix = prefix[:MAX_NAME_LENGTH - len(token) - 1].rstrip("-")
+    name = "%s-%s" % (prefix, token)
+    if not prefix or not _DNS_LABEL.match(name):
+        raise JobError("job_name_prefix %r does not make a valid Job name (%r): use lower-case letters, digits and "
+                       "'-', starting with a letter or digit" % (prefix, name))
+    return name
+
+
+def _secret_env(variable: str, secret: dict) -> dict:
+    return {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret["name"], "key": secret["key"]}}}
+
+
+def build_job_manifest(name: str, namespace: str, image: str, token: str, tracking_uri_secret: dict,
+                       auth_uri_secret: dict | None = None, action: str = "run", python_command: str = "python",
+                       connect_timeout: int = 10, service_account_name: str | None = None,
+                       resources: dict | None = None, image_pull_policy: str | None = None,
+                       labels: dict | None = None, extra_env: list | None = None,
+                       auth_config_secret: dict | None = None) -> dict:
+    """The migration Job: one attempt (`backoffLimit: 0`, `restartPolicy: Never`), the database URIs from
+    Secrets, a container that passes OpenShift's restricted-v2 SCC (no fixed UID, no capabilities, HOME in an
+    emptyDir)."""
+    all_labels = dict(labels or {})
+    all_labels.update({NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: token})
+    env = [_secret_env(ENV_TRACKING_URI, tracking_uri_secret)]
+    volumes = [{"name": "tmp", "emptyDir": {}}]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if auth_uri_secret:
+        env.append(_secret_env(ENV_AUTH_URI, auth_uri_secret))
+    elif auth_config_secret:
+        # The auth database URI is where the server reads it: database_uri in basic-auth.ini.
+        volumes.append({"name": "auth-config", "secret": {"secretName": auth_config_secret["name"],
+                                                           "items": [{"key": auth_config_secret["key"], "path": AUTH_CONFIG_FILE}]}})
+        mounts.append({"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True})
+        env.append({"name": ENV_AUTH_CONFIG, "value": "%s/%s" % (AUTH_CONFIG_DIR, AUTH_CONFIG_FILE)})
+    env += [
+        {"name": ENV_CONNECT_TIMEOUT, "value": str(connect_timeout)},
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "PYTHONWARNINGS", "value": "ignore"},
+    ]
+    env += list(extra_env or [])
+    container = {
+        "name": "migrate",
+        "image": image,
+        "command": [python_command, "-c", helper_program(), action],
+        "env": env,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": mounts,
+    }
+    if resources:
+        container["resources"] = resources
+    if image_pull_policy:
+        container["imagePullPolicy"] = image_pull_policy
+    pod_spec = {
+        "restartPolicy": "Never",
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if service_account_name:
+        pod_spec["serviceAccountName"] = service_account_name
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {"metadata": {"labels": all_labels}, "spec": pod_spec},
+        },
+    }
+
+
+def job_state(job: dict | None) -> str:
+    """"succeeded", "failed" or "running" from a Job's status conditions."""
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    for condition in conditions:
+        if str(condition.get("status")).lower() != "true":
+            continue
+        if condition.get("type") in ("Complete", "SuccessCriteriaMet"):
+            return "succeeded"
+        if condition.get("type") in ("Failed", "FailureTarget"):
+            return "failed"
+    return "running"
+
+
+def job_outcome(state: str, log_text: str, secrets=()) -> dict:
+    """The module's result from a finished Job's state and its pod's log."""
+    result = outcome(parse_events(log_text))
+    result["log_tail"] = sanitise(tail(log_text), secrets)
+    if result["status"] == "broken":
+        result.update(status="failed", msg="The migration Job %s, but its pod log has no report from the helper: %s%s"
+                      % (state, result["msg"], " (no pod log was found)" if not (log_text or "").strip() else ""))
+    elif result["status"] == "ok" and state != "succeeded":
+        result.update(status="failed", msg="The migration Job %s but its log has no error report: read the Job's "
+                                           "events and log_tail; the revisions may have changed." % state)
+    return result
+
+
+def secret_values(secret: dict | None, key: str) -> list:
+    """The values to mask for one Secret key (decoded value and the password inside it; for an ini, the
+    passwords of the URIs in it)."""
+    data = (secret or {}).get("data") or {}
+    if key not in data:
+        return []
+    value = base64.b64decode(data[key]).decode("utf-8", errors="replace")
+    found = uri_secrets(value)
+    for line in value.splitlines():
+        _name, sep, rest = line.partition("=")
+        if sep:
+            found += uri_secrets(rest.strip().replace("%%", "%"))
+    return [value] + found
+
+
+class JobRun:
+    """Create the Job, wait for it, read its pod's log, clean up; all through kubernetes.core."""
+
+    def __init__(self, client, service, waiter_factory, module):
+        self.client = client
+        self.service = service
+        self.waiter_factory = waiter_factory
+        self.module = module
+
+    def _resource(self, kind: str, api_version: str):
+        return self.service.find_resource(kind, api_version, fail=True)
+
+    def read_secrets(self, namespace: str, references: list) -> list:
+        """Check each referenced Secret key exists; return its values for masking. A Secret the credentials may not
+        read is left to the Job (a warning says so)."""
+        secrets_resource = self._resource("Secret", "v1")
+        values = []
+        for reference in references:
+            try:
+                secret = self.client.get(secrets_resource, name=reference["name"], namespace=namespace).to_dict()
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                status = getattr(exc, "status", None)
+                if status == 404:
+                    raise JobError("Secret %s/%s (named in %s) does not exist: create it, or name the Secret that "
+                                   "holds the database URI" % (namespace, reference["name"], reference["option"])) from exc
+                self.module.warn("Could not read Secret %s/%s to check it (%s); the Job will fail if it is missing."
+                                 % (namespace, reference["name"], status or type(exc).__name__))
+                continue
+            if reference["key"] not in (secret.get("data") or {}):
+                raise JobError("Secret %s/%s has no key %r (named in %s); it has: %s"
+                               % (namespace, reference["name"], reference["key"], reference["option"],
+                                  ", ".join(sorted((secret.get("data") or {}).keys())) or "no keys"))
+            values += secret_values(secret, reference["key"])
+        return values
+
+    def create(self, manifest: dict) -> dict:
+        created, warnings = self.service.create(self._resource("Job", "batch/v1"), manifest)
+        for warning in warnings or []:
+            self.module.warn(warning)
+        return created
+
+    def wait(self, name: str, namespace: str, timeout: int, sleep: int) -> tuple:
+        jobs = self._resource("Job", "batch/v1")
+        finished, instance, elapsed = self.waiter_factory(self.client, jobs).wait(
+            timeout=timeout, sleep=sleep, name=name, namespace=namespace)
+        return finished, instance, elapsed
+
+    def pod_log(self, namespace: str, token: str) -> str:
+        pods_resource = self._resource("Pod", "v1")
+        pods = self.client.get(pods_resource, namespace=namespace, label_selector="%s=%s" % (RUN_LABEL, token)).to_dict()
+        items = sorted(pods.get("items") or [], key=lambda pod: pod["metadata"].get("creationTimestamp") or "")
+        if not items:
+            return ""
+        response = pods_resource.log.get(name=items[-1]["metadata"]["name"], namespace=namespace, serialize=False)
+        data = response.data
+        return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+
+    def delete(self, name: str, namespace: str) -> None:
+        # Background propagation removes the Job's pod too.
+        self.client.delete(self._resource("Job", "batch/v1"), name=name, namespace=namespace,
+                           body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"})
