@@ -86,12 +86,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-action:
+outcome:
   description: What was done (or would be done in check mode).
   returned: always
   type: str
   sample: create
-  choices: [create, renew, take_over, delete, absent, not_ours]
+  choices: [create, renew, take_over, delete, absent, not_ours, refused]
 lease:
   description: Holder and times of the lock after the task.
   returned: always
@@ -160,7 +160,7 @@ def acquire(module, resource, lease, now):
             msg=(f"Another run holds the lock {params['namespace']}/{params['name']}: holder {held.holder!r}, "
                  f"renewed {held.renewed}, expires {held.expires}. Wait for it to finish, or, if that run is "
                  "dead, rerun with lock force (force=true) to take the lock over."),
-            action="refused", lease=lease_info(lease, now))
+            outcome="refused", lease=lease_info(lease, now))
     previous = (lease or {}).get("spec") or {}
     spec = lease_spec(params["holder"], now, params["duration_seconds"], previous)
     body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -199,7 +199,7 @@ def run(module, client):
     else:
         action, after = release(module, resource, lease, now)
     changed = action in ("create", "renew", "take_over", "delete")
-    module.exit_json(changed=changed, action=action, lease=lease_info(after, now))
+    module.exit_json(changed=changed, outcome=action, lease=lease_info(after, now))
 
 
 def main():
@@ -210,7 +210,7 @@ def main():
     except ConflictError:
         module.fail_json(msg=(f"Another run took the lock {module.params['namespace']}/{module.params['name']} "
                               "at the same moment; this run stops. Rerun when that run has finished."),
-                         action="refused")
+                         outcome="refused")
     except DynamicApiError as exc:
         module.fail_json(msg=f"Could not read or write the lock Lease {module.params['namespace']}/"
                              f"{module.params['name']}: {exc.status} {exc.reason}. Check the namespace exists "
