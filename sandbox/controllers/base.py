@@ -46,8 +46,9 @@ class Controller:
     kind: tuple[str, str] = ("", "")
     owns: tuple[tuple[str, str], ...] = ()
 
-    def __init__(self, client: Client):
+    def __init__(self, client: Client, runtime: Any = None):
         self.client = client
+        self.runtime = runtime  # sandbox.runtime.Runtime for controllers that run processes
 
     def reconcile(self, obj: dict[str, Any] | None, namespace: str, name: str) -> float | None:
         """Bring the world in line with `obj` (None: it was deleted). Return seconds until the next look, or None."""
