@@ -34,7 +34,7 @@ need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15 postgresql-client-15)
 [ -e /usr/lib/x86_64-linux-gnu/libnss_wrapper.so ] || [ -e /usr/lib/aarch64-linux-gnu/libnss_wrapper.so ] || need_apt+=(libnss-wrapper)
 command -v runuser >/dev/null || [ -x /usr/sbin/runuser ] || need_apt+=(util-linux)
-# shellcheck lets `ansible-test sanity` check the shell scripts too.
+# The shellcheck program lets `ansible-test sanity` check the shell scripts too.
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_apt[*]}"

@@ -84,8 +84,8 @@ def build_job_manifest(name: str, namespace: str, image: str, token: str, tracki
         env.append(_secret_env(ENV_AUTH_URI, auth_uri_secret))
     elif auth_config_secret:
         # The auth database URI is where the server reads it: database_uri in basic-auth.ini.
-        volumes.append({"name": "auth-config", "secret": {"secretName": auth_config_secret["name"],
-                                                           "items": [{"key": auth_config_secret["key"], "path": AUTH_CONFIG_FILE}]}})
+        items = [{"key": auth_config_secret["key"], "path": AUTH_CONFIG_FILE}]
+        volumes.append({"name": "auth-config", "secret": {"secretName": auth_config_secret["name"], "items": items}})
         mounts.append({"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True})
         env.append({"name": ENV_AUTH_CONFIG, "value": "%s/%s" % (AUTH_CONFIG_DIR, AUTH_CONFIG_FILE)})
     env += [

@@ -126,8 +126,8 @@ class Server:
                             ca_path=params["ca_path"], timeout=params["timeout"])
 
     def get(self, path, authenticated=True):
-        options = self.options if authenticated else {k: v for k, v in self.options.items()
-                                                       if k not in ("url_username", "url_password", "force_basic_auth")}
+        anonymous = {k: v for k, v in self.options.items() if k not in ("url_username", "url_password", "force_basic_auth")}
+        options = self.options if authenticated else anonymous
         try:
             return open_url(self.base + path, method="GET", **options).read().decode("utf-8")
         except HTTPError as exc:
