@@ -129,7 +129,8 @@ fi
 # 6. MLflow venvs of the pinned versions (the tests and the sandbox's image builds reuse them).
 if ! stamp_ok mlflow-venvs "$MLFLOW_VERSIONS" tests/support/mlflow_envs.py; then
   say "building MLflow venvs: $MLFLOW_VERSIONS"
-  "$VENV/bin/python" -m tests.support.mlflow_envs $MLFLOW_VERSIONS
+  read -r -a versions_list <<< "$MLFLOW_VERSIONS"
+  "$VENV/bin/python" -m tests.support.mlflow_envs "${versions_list[@]}"
   stamp_set mlflow-venvs "$MLFLOW_VERSIONS" tests/support/mlflow_envs.py
 fi
 
