@@ -6,13 +6,14 @@ LINT_TREE := build/lint/ansible_collections/mlops/mlflow
 # ansible-test checks the module code for every target Python it can find; these are the ones this machine has.
 SANITY_PYTHONS ?= 3.12
 
-.PHONY: setup test test-unit test-integration test-chart test-sandbox lint lint-ansible sanity docs-check bench clean help
+.PHONY: ee-context docs-check setup test test-unit test-integration test-chart test-sandbox lint lint-ansible sanity docs-check bench clean help
 
 help:
 	@echo "make setup   - create .venv and install everything the collection and its tests need"
 	@echo "make test    - run every test layer against real components (one pytest summary)"
 	@echo "make lint    - ansible-lint (production profile) and ansible-test sanity"
 	@echo "make bench   - run the benchmarks in benchmarks/"
+	@echo "make ee-context - the execution environment build context (ansible-builder create)"
 
 setup:
 	@bash scripts/setup.sh
@@ -26,7 +27,7 @@ test-unit: setup
 test-integration: setup
 	$(PYTEST) tests/integration
 
-lint: setup lint-ansible sanity
+lint: setup lint-ansible sanity docs-check
 
 lint-ansible:
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ansible-lint --profile production
@@ -43,6 +44,18 @@ sanity:
 	@cp -a collections/ansible_collections/kubernetes collections/ansible_collections/ansible build/lint/ansible_collections/
 	cd $(LINT_TREE) && git init -q . && git add -A && \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ansible-test sanity --color no --python $(SANITY_PYTHONS) --requirements
+
+# The execution environment's build context (then: ansible-builder build -c build/ee-context).
+ee-context: setup
+	rm -rf build/ee build/ee-context
+	$(VENV)/bin/ansible-galaxy collection build --output-path build/ee --force
+	$(VENV)/bin/ansible-builder create -f execution-environment.yml -c build/ee-context
+
+# Collection docs (antsibull-docs, on the same copied tree as sanity) and changelog fragments.
+docs-check: sanity
+	cd $(LINT_TREE) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/lint \
+	  antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
+	$(VENV)/bin/antsibull-changelog lint
 
 bench: setup
 	@for bench in benchmarks/bench_*.py; do echo "==> $$bench"; $(VENV)/bin/python $$bench || exit 1; done
