@@ -25,7 +25,7 @@ from .files import StateFiles, write_env, write_helm_executable, write_kubeconfi
 from .paths import REPO_ROOT, state_dir
 
 _START_TIMEOUT = 30.0
-_STOP_TIMEOUT = 10.0
+_STOP_TIMEOUT = 60.0  # the server stops PostgreSQL (fast shutdown) and MLflow first
 
 
 def _running_pid(files: StateFiles) -> int | None:
@@ -67,6 +67,8 @@ def up(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "sandbox", "serve", "--state-dir", str(files.root), "--port", str(args.port)]
     if args.persist:
         command.append("--persist")
+    if args.stand_ins:
+        command.append("--stand-ins")
     child_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with open(files.log, "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,  # pylint: disable=consider-using-with
@@ -82,7 +84,7 @@ def up(args: argparse.Namespace) -> int:
         if port and _healthy(port):
             write_kubeconfig(files, port)
             write_helm_executable(files)
-            write_env(files, port)
+            write_env(files, port, _runtime_info(files))
             print(files.kubeconfig)
             print(f"sandbox running (pid {process.pid}, http://127.0.0.1:{port}); "
                   f"use it with: . {files.env_file}", file=sys.stderr)
@@ -128,6 +130,12 @@ def down(args: argparse.Namespace) -> int:
     else:
         _stop_pid(pid)
         print(f"sandbox stopped (pid {pid})", file=sys.stderr)
+    # Whatever a server that did not stop cleanly left running (postgres, MLflow, moto): by recorded pid.
+    from .runtime.processes import kill_recorded, kill_under  # pylint: disable=import-outside-toplevel
+    runtime_dir = files.root / "runtime"
+    leftovers = kill_recorded(runtime_dir / "processes") + (kill_under(runtime_dir) if runtime_dir.is_dir() else [])
+    if leftovers:
+        print(f"stopped processes left behind: {', '.join(leftovers)}", file=sys.stderr)
     files.pid.unlink(missing_ok=True)
     files.port.unlink(missing_ok=True)
     return 0
@@ -139,10 +147,20 @@ def status(args: argparse.Namespace) -> int:
     if not pid or not port or not _healthy(port):
         print(json.dumps({"running": False, "state_dir": str(files.root)}))
         return 3
-    print(json.dumps({"running": True, "pid": pid, "server": f"http://127.0.0.1:{port}",
-                      "kubeconfig": str(files.kubeconfig), "helm": str(files.helm), "state_dir": str(files.root),
-                      "log": str(files.log)}))
+    answer = {"running": True, "pid": pid, "server": f"http://127.0.0.1:{port}",
+              "kubeconfig": str(files.kubeconfig), "helm": str(files.helm), "state_dir": str(files.root),
+              "log": str(files.log)}
+    answer.update(_runtime_info(files) or {"controllers": "stand-in"})
+    print(json.dumps(answer))
     return 0
+
+
+def _runtime_info(files: StateFiles) -> dict | None:
+    """What the runtime published at start (S3 endpoint, resolver environment), or None with stand-ins."""
+    try:
+        return json.loads(files.runtime_info.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def print_env(args: argparse.Namespace) -> int:
@@ -161,8 +179,15 @@ def serve(args: argparse.Namespace) -> int:
     files.root.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = ApiServer(args.port, files.snapshot if args.persist else None)
+    files.runtime_info.unlink(missing_ok=True)
+    runtime = None
+    if not args.stand_ins:
+        from .runtime import Runtime  # pylint: disable=import-outside-toplevel
+        runtime = Runtime(files.root).start()
+    server = ApiServer(args.port, files.snapshot if args.persist else None, runtime=runtime)
     server.start()
+    if runtime is not None:
+        files.runtime_info.write_text(json.dumps(dict(runtime.info(), controllers="real")), encoding="utf-8")
     files.port.write_text(f"{server.port}\n", encoding="utf-8")
     logging.getLogger("sandbox").info("serving on http://127.0.0.1:%d (state in %s)", server.port, files.root)
     server.serve_until_signalled()
@@ -185,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                                  help="port on 127.0.0.1 (default: $SANDBOX_PORT, else a free one)")
             command.add_argument("--persist", action="store_true",
                                  help="snapshot the store to snapshot.json and reload it at the next start")
+            command.add_argument("--stand-ins", action="store_true",
+                                 default=os.environ.get("SANDBOX_CONTROLLERS") == "stand-in",
+                                 help="run the stand-in controllers (status only, no processes, no S3); "
+                                      "default: $SANDBOX_CONTROLLERS=stand-in, else real processes")
         command.add_argument("--state-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -50,6 +50,10 @@ class StateFiles:
     def env_file(self) -> Path:
         return self.root / "env.sh"
 
+    @property
+    def runtime_info(self) -> Path:
+        return self.root / "runtime.json"
+
 
 def _atomic_write(path: Path, text: str, mode: int) -> None:
     temporary = path.with_name(path.name + ".tmp")
@@ -63,7 +67,7 @@ def write_kubeconfig(files: StateFiles, port: int, namespace: str = "default") -
     config = {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
         "clusters": [{"name": CLUSTER_NAME, "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "sandbox-admin", "user": {"token": "sandbox"}}],
+        "users": [{"name": "sandbox-admin", "user": {"token": "sandbox-any-token-is-accepted-0000"}}],
         "contexts": [{"name": CLUSTER_NAME, "context": {"cluster": CLUSTER_NAME, "user": "sandbox-admin",
                                                         "namespace": namespace}}],
         "current-context": CLUSTER_NAME,
@@ -89,11 +93,21 @@ def write_helm_executable(files: StateFiles) -> Path:
     return files.helm
 
 
-def write_env(files: StateFiles, port: int) -> Path:
-    """A shell snippet: `. .sandbox/env.sh` points kubectl, kubernetes.core and helm at the sandbox."""
+def write_env(files: StateFiles, port: int, runtime: dict | None = None) -> Path:
+    """A shell snippet: `. .sandbox/env.sh` points kubectl, kubernetes.core and helm at the sandbox, and (with
+    the runtime) makes Service and Route names resolve for curl, Python and Ansible modules (nss_wrapper)."""
     text = (f'export KUBECONFIG="{files.kubeconfig}"\n'
             f'export K8S_AUTH_KUBECONFIG="{files.kubeconfig}"\n'
             f'export PATH="{files.bin_dir}:$PATH"\n'
             f"# API server: http://127.0.0.1:{port}\n")
+    if runtime:
+        resolver = runtime.get("resolver_env") or {}
+        text += "# Service names (<svc>.<ns>.svc) and Route hosts resolve to sandbox loopback addresses:\n"
+        text += "".join(f'export {key}="{value}"\n' for key, value in resolver.items())
+        s3 = runtime.get("s3") or {}
+        if s3:
+            text += (f'export SANDBOX_S3_ENDPOINT="{s3["endpoint"]}"\n'
+                     f'export SANDBOX_S3_ACCESS_KEY_ID="{s3["access_key_id"]}"\n'
+                     f'export SANDBOX_S3_SECRET_ACCESS_KEY="{s3["secret_access_key"]}"\n')
     _atomic_write(files.env_file, text, 0o644)
     return files.env_file

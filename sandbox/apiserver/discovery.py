@@ -69,6 +69,9 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
     if "status" in resource.subresources:
         entries.append({"name": f"{resource.plural}/status", "singularName": "", "namespaced": resource.namespaced,
                         "kind": resource.kind, "verbs": _SUBRESOURCE_VERBS})
+    if "log" in resource.subresources:
+        entries.append({"name": f"{resource.plural}/log", "singularName": "", "namespaced": resource.namespaced,
+                        "kind": "Pod", "verbs": ["get"]})
     if "scale" in resource.subresources:
         entries.append({"name": f"{resource.plural}/scale", "singularName": "", "namespaced": resource.namespaced,
                         "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": _SUBRESOURCE_VERBS})

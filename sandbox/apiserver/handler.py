@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import discovery, errors, protobuf, tables
+from . import discovery, errors, podlog, protobuf, tables
 from .operations import Api, DeleteOptions, Options
 from .resources import ResourceType
 from .selectors import field_selector, label_selector
@@ -249,6 +249,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             raise errors.method_not_allowed(f"{verb} is not allowed on a collection")
         name = route.name
+        if route.subresource == "log":
+            if verb not in ("GET", "HEAD"):
+                raise errors.method_not_allowed(f"{verb} is not allowed on pods/log")
+            podlog.serve(self, api, namespace, name, query)
+            return
         if route.subresource == "scale":
             self._scale(resource, namespace, name)
             return

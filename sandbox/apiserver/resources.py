@@ -125,7 +125,7 @@ BUILTIN = (
     _builtin("", "v1", "Service", "services", short_names=["svc"], categories=["all"], subresources=["status"],
              columns=[("Type", ".spec.type"), ("Cluster-IP", ".spec.clusterIP")]),
     _builtin("", "v1", "ServiceAccount", "serviceaccounts", short_names=["sa"]),
-    _builtin("", "v1", "Pod", "pods", short_names=["po"], categories=["all"], subresources=["status"],
+    _builtin("", "v1", "Pod", "pods", short_names=["po"], categories=["all"], subresources=["status", "log"],
              columns=[("Status", ".status.phase")]),
     _builtin("", "v1", "Event", "events", short_names=["ev"],
              columns=[("Type", ".type"), ("Reason", ".reason"), ("Message", ".message")]),

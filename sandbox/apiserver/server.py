@@ -30,6 +30,7 @@ class ApiHttpServer(ThreadingHTTPServer):
         self.openapi = OpenApi(api.registry)
         self.extensions = Extensions()
         self.stopping = threading.Event()
+        self.runtime = None  # sandbox.runtime.Runtime when processes run behind the objects (pods/log reads it)
 
 
 def bootstrap(api: Api) -> None:
@@ -54,16 +55,18 @@ def warn_unvalidated(registry: resources.Registry) -> None:
 class ApiServer:
     """Owns the HTTP server, the store and the controller manager; `start()` returns once it is serving."""
 
-    def __init__(self, port: int, snapshot: Path | None = None, controllers: bool = True):
+    def __init__(self, port: int, snapshot: Path | None = None, controllers: bool = True, runtime: object = None):
         self.store = Store(snapshot)
         self.api = Api(self.store, resources.registry())
+        self.runtime = runtime
         self.http = ApiHttpServer(("127.0.0.1", port), self.api)
+        self.http.runtime = runtime
         self.port = self.http.server_address[1]
         self._threads: list[threading.Thread] = []
         self.manager = None
         if controllers:
             from ..controllers.manager import ControllerManager  # pylint: disable=import-outside-toplevel
-            self.manager = ControllerManager(self.api)
+            self.manager = ControllerManager(self.api, runtime=runtime)
 
     def start(self) -> None:
         warn_unvalidated(self.api.registry)
@@ -87,6 +90,8 @@ class ApiServer:
             self.manager.stop()
         self.http.shutdown()
         self.http.server_close()
+        if self.runtime is not None:
+            self.runtime.stop()
         self.store.save()
 
     def serve_until_signalled(self) -> None:

@@ -19,10 +19,13 @@ Key = tuple[str, str]  # (namespace, name)
 _RETRY_AFTER_ERROR = 2.0
 
 
-def default_controllers() -> list[type[Controller]]:
-    """The controllers the sandbox runs. Part 2 swaps stand-ins for real-process controllers here."""
+def default_controllers(runtime: object | None = None) -> list[type[Controller]]:
+    """The controllers the sandbox runs: with a runtime, the ones that run real processes; without, the stand-ins."""
     from . import standins  # pylint: disable=import-outside-toplevel
-    return list(standins.STAND_INS)
+    if runtime is None:
+        return list(standins.STAND_INS)
+    from .real import REAL  # pylint: disable=import-outside-toplevel
+    return list(REAL)
 
 
 class _Worker:
@@ -85,11 +88,11 @@ class _Worker:
 
 
 class ControllerManager:
-    def __init__(self, api: Api, controllers: list[type[Controller]] | None = None):
+    def __init__(self, api: Api, controllers: list[type[Controller]] | None = None, runtime: object | None = None):
         self.api = api
         self.workers: list[_Worker] = []
-        for controller_type in controllers if controllers is not None else default_controllers():
-            controller = controller_type(Client(api, controller_type.name))
+        for controller_type in controllers if controllers is not None else default_controllers(runtime):
+            controller = controller_type(Client(api, controller_type.name), runtime)
             self.workers.append(_Worker(controller))
         self._watched: dict[tuple[str, str], list[_Worker]] = {}
         self._owned: dict[tuple[str, str], list[tuple[_Worker, str]]] = {}

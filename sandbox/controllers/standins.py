@@ -140,7 +140,10 @@ class ClusterStandIn(Controller):
         if self.client.get("v1", "Secret", namespace, f"{name}-app") is not None:
             return
         database, owner = initdb.get("database", "app"), initdb.get("owner", initdb.get("database", "app"))
-        password = secrets.token_urlsafe(24)
+        self._write_app_secret(cluster, owner, database, secrets.token_urlsafe(24))
+
+    def _write_app_secret(self, cluster: dict[str, Any], owner: str, database: str, password: str) -> None:
+        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
         host = f"{name}-rw"
         uri = f"postgresql://{owner}:{password}@{host}.{namespace}:5432/{database}"
         data = {"username": owner, "user": owner, "password": password, "dbname": database, "host": host,

@@ -28,6 +28,8 @@ KUBECTL = "/usr/bin/kubectl"
 class SandboxCluster:
     root: Path
     env: dict[str, str] = field(default_factory=dict)
+    # "real": processes behind the objects (PostgreSQL, MLflow, builds, S3); "stand-in": status only, faster.
+    controllers: str = "real"
 
     @property
     def state_dir(self) -> Path:
@@ -46,11 +48,13 @@ class SandboxCluster:
                               env=self.env, capture_output=True, text=True, check=check, timeout=60)
 
     def start(self) -> SandboxCluster:
+        self.root.chmod(0o755)  # the sandbox's PostgreSQL runs as `postgres` under the state folder
         for folder in ("tmp", "home", "playbooks"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, TMPDIR=str(self.root / "tmp"), HOME=str(self.root / "home"))
         self.env.pop("KUBECONFIG", None)
-        result = self.sandbox("up")
+        self.env.pop("SANDBOX_CONTROLLERS", None)
+        result = self.sandbox("up", *(["--stand-ins"] if self.controllers == "stand-in" else []))
         assert result.stdout.strip() == str(self.kubeconfig), result.stderr
         self.env.update(KUBECONFIG=str(self.kubeconfig), K8S_AUTH_KUBECONFIG=str(self.kubeconfig),
                         PATH=f"{self.state_dir / 'bin'}:{self.env['PATH']}", ANSIBLE_NOCOLOR="1",

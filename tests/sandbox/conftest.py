@@ -16,15 +16,30 @@ from sandbox.apiserver.resources import registry
 from sandbox.apiserver.server import bootstrap
 from sandbox.apiserver.store import Store
 from tests.sandbox.cluster import SandboxCluster
+from tests.support.leftovers import kill_all, processes_under
 
 
 @pytest.fixture(name="cluster", scope="session")
 def fixture_cluster() -> Iterator[SandboxCluster]:
     root = Path(tempfile.mkdtemp(prefix="sandbox-tests-"))
-    sandbox = SandboxCluster(root).start()
+    # The API-semantics tests need no processes behind the objects: the stand-in controllers keep them fast.
+    sandbox = SandboxCluster(root, controllers="stand-in").start()
     yield sandbox
     sandbox.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(name="real_cluster", scope="session")
+def fixture_real_cluster() -> Iterator[SandboxCluster]:
+    """A sandbox with real processes behind the objects (PostgreSQL, MLflow, barman-cloud, moto S3)."""
+    root = Path(tempfile.mkdtemp(prefix="sandbox-runtime-tests-"))
+    sandbox = SandboxCluster(root).start()
+    yield sandbox
+    sandbox.stop()
+    leftovers = processes_under(root)
+    kill_all(leftovers)
+    shutil.rmtree(root, ignore_errors=True)
+    assert not leftovers, f"`sandbox down` left processes running: {leftovers}"
 
 
 @pytest.fixture

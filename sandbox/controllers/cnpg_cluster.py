@@ -1,0 +1,100 @@
+"""The CNPG operator's Cluster side: services, the app secret, the instance Pod object, and one instance
+manager thread per Cluster (cnpg_instance.py) that runs the real PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from ..runtime.postgres import socket_dir
+from .cnpg_instance import ClusterRunner
+from .pods import RUN_BY
+from .standins import ClusterStandIn
+from .util import owner_ref
+
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15"
+SOCKET_ANNOTATION = "sandbox.mlops.io/postgres-socket"
+
+
+class ClusterController(ClusterStandIn):
+    """Shares the stand-in's services and app-secret layout; runs a real instance behind them."""
+
+    name = "cnpg-operator"
+    kind = ("postgresql.cnpg.io/v1", "Cluster")
+    owns = (("v1", "Secret"),)
+
+    def __init__(self, client, runtime=None):
+        super().__init__(client, runtime)
+        self.runners: dict[tuple[str, str], ClusterRunner] = runtime.clusters if runtime is not None else {}
+        self._lock = threading.Lock()
+
+    def reconcile(self, obj, namespace, name):
+        key = (namespace, name)
+        with self._lock:
+            runner = self.runners.get(key)
+            if runner is not None and (obj is None or runner.uid != obj["metadata"]["uid"]):
+                del self.runners[key]
+                # The Cluster is gone: its instance and data go too (CNPG deletes the PVCs with the Cluster).
+                threading.Thread(target=runner.stop, args=(True,), daemon=True).start()
+                runner = None
+            if obj is None:
+                return None
+        self._services(obj)
+        self._app_secret(obj)
+        self._instance_pod(obj)
+        with self._lock:
+            if runner is None:
+                runner = ClusterRunner(self.runtime, self.client, obj)
+                self.runners[key] = runner
+                runner.start()
+            else:
+                runner.update(obj)
+        return None
+
+    def _app_secret(self, cluster):
+        """`<cluster>-app` with a new random password, unless the bootstrap names the owner's secret."""
+        bootstrap = (cluster.get("spec") or {}).get("bootstrap") or {}
+        method = bootstrap.get("recovery") or bootstrap.get("initdb") or {}
+        if method.get("secret"):
+            return
+        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+        if self.client.get("v1", "Secret", namespace, f"{name}-app") is not None:
+            return
+        database = method.get("database", "app")
+        owner = method.get("owner", database)
+        password = secrets.token_urlsafe(24)
+        self._write_app_secret(cluster, owner, database, password)
+
+    def _instance_pod(self, cluster):
+        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+        pod_name = f"{name}-1"
+        if (cluster.get("spec") or {}).get("instances", 1) == 0:
+            self.client.delete("v1", "Pod", namespace, pod_name)
+            return
+        if self.client.get("v1", "Pod", namespace, pod_name) is not None:
+            return
+        self.client.create({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod_name, "namespace": namespace,
+                         "labels": {"cnpg.io/cluster": name, "cnpg.io/instanceName": pod_name,
+                                    "cnpg.io/instanceRole": "primary", "role": "primary",
+                                    "cnpg.io/podRole": "instance"},
+                         "annotations": {RUN_BY: self.name,
+                                         # where `psql -h <folder> -U postgres` reaches the instance as superuser
+                                         SOCKET_ANNOTATION: str(socket_dir(
+                                             self.runtime.network.pod_address(cluster["metadata"]["uid"])))},
+                         "ownerReferences": [owner_ref(cluster)]},
+            "spec": {"containers": [{"name": "postgres", "image": (cluster.get("spec") or {}).get("imageName")
+                                     or POSTGRES_IMAGE, "ports": [{"name": "postgresql", "containerPort": 5432,
+                                                                   "protocol": "TCP"}]}]},
+        })
+
+    def stop(self):
+        with self._lock:
+            runners = list(self.runners.values())
+            self.runners.clear()
+        threads = [threading.Thread(target=r.stop, args=(False,), daemon=True) for r in runners]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)

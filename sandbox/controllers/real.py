@@ -1,0 +1,16 @@
+"""The controllers with real processes behind them (the sandbox's default; stand-ins run with --stand-ins)."""
+
+from .build import BuildConfigController, BuildController
+from .cnpg_backup import BackupController, ScheduledBackupController
+from .cnpg_cluster import ClusterController
+from .cnpg_database import DatabaseController
+from .deployments import DeploymentController
+from .jobs import JobController
+from .objectstore import ObjectStoreController
+from .pods import PodController
+from .replicasets import ReplicaSetController
+from .services import RouteController, ServiceController
+
+REAL = (PodController, ReplicaSetController, DeploymentController, JobController, ServiceController, RouteController,
+        BuildConfigController, BuildController, ClusterController, DatabaseController, BackupController,
+        ScheduledBackupController, ObjectStoreController)

@@ -1,0 +1,91 @@
+"""What runs behind the sandbox's API objects: processes, loopback addresses and names, proxies and S3.
+
+One `Runtime` per API server process (`Runtime.current()`), created before the controllers start and stopped
+after them. Its folder (`<state>/runtime/`) must be traversable by the `postgres` user.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from .network import Network
+from .processes import kill_recorded, kill_under, stop_all
+from .proxy import Proxies
+from .s3 import S3Server
+
+LOG = logging.getLogger(__name__)
+
+
+def archive_timeout() -> int:
+    """archive_timeout of the sandbox's PostgreSQL (CNPG uses 5 min; short here so tests need not wait)."""
+    return int(os.environ.get("SANDBOX_ARCHIVE_TIMEOUT", "30"))
+
+
+class Runtime:
+    _current: Runtime | None = None
+
+    def __init__(self, state_dir: Path, with_s3: bool = True):
+        self.root = state_dir / "runtime"
+        self.registry = self.root / "processes"
+        leftovers = kill_recorded(self.registry) + kill_under(self.root)
+        if leftovers:
+            LOG.warning("killed processes an earlier sandbox left running: %s", ", ".join(leftovers))
+        for stale in ("pods", "postgres", "builds"):
+            shutil.rmtree(self.root / stale, ignore_errors=True)
+        for folder in (state_dir, self.root):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o755)  # postgres must traverse to its data folders
+        self.pods_dir = self.root / "pods"
+        self.postgres_dir = self.root / "postgres"
+        self.pods_dir.mkdir(mode=0o711, exist_ok=True)
+        self.postgres_dir.mkdir(mode=0o755, exist_ok=True)
+        self.network = Network(self.root / "dns")
+        self.proxies = Proxies()
+        self._remove_sockets()
+        self.s3 = S3Server(self.root, self.registry) if with_s3 else None
+        self.clusters: dict = {}  # (namespace, name) -> the instance manager of a CNPG Cluster
+
+    @classmethod
+    def current(cls) -> Runtime:
+        if cls._current is None:
+            raise RuntimeError("the sandbox runtime is not started")
+        return cls._current
+
+    def start(self) -> Runtime:
+        if self.s3 is not None:
+            self.s3.wait_ready()
+        Runtime._current = self
+        return self
+
+    def pod_log_dir(self, namespace: str, pod: str) -> Path:
+        return self.pods_dir / namespace / pod / "logs"
+
+    def info(self) -> dict:
+        return {"s3": self.s3.info() if self.s3 else None,
+                "loopback_network": f"127.{self.network.octet}.0.0/16",
+                "service_address": f"cluster IP 10.96.A.B -> 127.{self.network.octet}.A.B",
+                "resolver_env": self.network.resolver_env(),
+                "hosts_file": str(self.network.hosts_file)}
+
+    def stop(self) -> None:
+        """Stop every process the sandbox started: gracefully (PostgreSQL fast shutdown), then by force."""
+        self.proxies.close_all()
+        stop_all()
+        if self.s3 is not None:
+            self.s3.stop()
+        leftovers = kill_recorded(self.registry) + kill_under(self.root)
+        if leftovers:
+            LOG.warning("killed processes still running at shutdown: %s", ", ".join(leftovers))
+        self._remove_sockets()
+        self.network.release()
+        Runtime._current = None
+
+    def _remove_sockets(self) -> None:
+        """The PostgreSQL socket folders of this sandbox's loopback network (they live outside the state folder)."""
+        from .postgres import SOCKET_ROOT  # pylint: disable=import-outside-toplevel
+        if SOCKET_ROOT.is_dir():
+            for folder in SOCKET_ROOT.glob(f"127.{self.network.octet}.*"):
+                shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,25 @@
+"""One sandbox with real processes for the whole e2e session; each test deploys into its own namespace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.sandbox_flows import Sandbox
+
+
+@pytest.fixture(name="sandbox", scope="session")
+def fixture_sandbox() -> Iterator[Sandbox]:
+    sandbox = Sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(name="namespace")
+def fixture_namespace(sandbox: Sandbox) -> Iterator[str]:
+    """A namespace name for one MLflow installation; deleted (with every process in it) afterwards."""
+    name = f"e2e-{uuid.uuid4().hex[:6]}"
+    yield name
+    sandbox.cluster.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False)

@@ -1,0 +1,205 @@
+"""Drive the real playbooks against a sandbox with real processes, and look at the result as users would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+import yaml
+
+from tests.sandbox.cluster import SandboxCluster
+from tests.support.ansible_run import PlaybookRun, run_playbook
+from tests.support.mlflow_server import MlflowServer
+from tests.support.versions import REPO_ROOT
+
+INVENTORY = REPO_ROOT / "inventories" / "sandbox"
+GROUP_VARS = yaml.safe_load((INVENTORY / "group_vars" / "all" / "main.yml").read_text())
+ADMIN = (GROUP_VARS["mlflow_admin_username"], GROUP_VARS["mlflow_admin_password"])
+BUCKETS = ("mlflow-backups", "mlflow-artifacts")
+
+
+@dataclass
+class Sandbox:
+    """One sandbox with real controllers; namespaces stand for independent MLflow installations."""
+
+    cluster: SandboxCluster
+    root: Path
+    _info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls) -> Sandbox:
+        root = Path(tempfile.mkdtemp(prefix="e2e-"))
+        root.chmod(0o755)  # postgres traverses to its data folders under the state dir
+        sandbox = cls(SandboxCluster(root).start(), root)
+        sandbox.create_buckets()
+        return sandbox
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        if not self._info:
+            self._info = json.loads(self.cluster.sandbox("status").stdout)
+        return self._info
+
+    def s3(self):
+        s3 = self.info["s3"]
+        return boto3.client("s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key_id"],
+                            aws_secret_access_key=s3["secret_access_key"], region_name=s3["region"])
+
+    def create_buckets(self) -> None:
+        """The object store's buckets exist before MLflow is deployed (as they would in production)."""
+        s3 = self.s3()
+        for bucket in BUCKETS:
+            s3.create_bucket(Bucket=bucket)
+
+    def env(self) -> dict[str, str]:
+        """What `. .sandbox/env.sh` gives a person: kubeconfig, helm on PATH, name resolution, the S3 endpoint."""
+        return dict(self.cluster.env, **self.info["resolver_env"], SANDBOX_S3_ENDPOINT=self.info["s3"]["endpoint"])
+
+    # --- playbooks -------------------------------------------------------------------------------------------
+
+    def playbook(self, name: str, namespace: str, *args: str, check: bool = False, diff: bool = False,
+                 verbosity: int = 0, extra_vars: dict[str, Any] | None = None) -> PlaybookRun:
+        variables = {"mlflow_namespace": namespace, "mlflow_url": self.url(namespace)}
+        variables.update(extra_vars or {})
+        options = ["-i", str(INVENTORY / "hosts.yml"), "-e", json.dumps(variables), *args]
+        if check:
+            options.append("--check")
+        if diff:
+            options.append("--diff")
+        if verbosity:
+            options.append("-" + "v" * verbosity)
+        return run_playbook(REPO_ROOT / "playbooks" / f"{name}.yml", *options, env=self.env(), timeout=2400)
+
+    def values(self, namespace: str, version: str) -> dict[str, Any]:
+        """The sandbox inventory's chart values, for `version`, backing up under a folder of the namespace."""
+        text = json.dumps(GROUP_VARS["mlflow_values"]).replace("{{ __sandbox_s3 }}", self.info["s3"]["endpoint"])
+        values = json.loads(text)
+        values["mlflow"]["image"]["tag"] = version
+        values["backup"]["s3"]["destinationPath"] = f"s3://mlflow-backups/{namespace}"
+        return values
+
+    def run(self, name: str, namespace: str, version: str, *args: str, extra_vars: dict[str, Any] | None = None,
+            **options: Any) -> PlaybookRun:
+        """A playbook with the inventory values of `version` (what the inventory of that installation says)."""
+        variables = {"mlflow_values": self.values(namespace, version), **(extra_vars or {})}
+        return self.playbook(name, namespace, *args, extra_vars=variables, **options)
+
+    def deploy(self, namespace: str, version: str, **options: Any) -> PlaybookRun:
+        return self.run("deploy", namespace, version, **options)
+
+    # --- looking at the result -------------------------------------------------------------------------------
+
+    @staticmethod
+    def url(namespace: str) -> str:
+        return f"http://mlflow-{namespace}.apps.sandbox.local"
+
+    def route_address(self, host: str) -> str:
+        for line in Path(self.info["hosts_file"]).read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and host in parts[1:]:
+                return parts[0]
+        raise LookupError(f"{host} is not in the sandbox's hosts file")
+
+    def mlflow(self, namespace: str) -> MlflowServer:
+        """A REST client of the namespace's MLflow through its Route (the test process does not preload
+        nss_wrapper: it connects to the Route's address with the Host header a resolving client sends)."""
+        host = f"mlflow-{namespace}.apps.sandbox.local"
+        session = requests.Session()
+        session.headers["Host"] = host
+        return MlflowServer(version="?", process=None, url=f"http://{self.route_address(host)}", log_file=None,
+                            admin=ADMIN, session=session)
+
+    def kubectl_json(self, *args: str) -> dict[str, Any]:
+        return self.cluster.get(*args)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every object of every kind the flows touch: what a client wrote (spec, data, labels, annotations,
+        generation), not the status controllers keep updating (which moves resourceVersion by itself)."""
+        kinds = ("namespaces", "secrets", "configmaps", "services", "deployments", "jobs", "leases",
+                 "clusters.postgresql.cnpg.io", "backups.postgresql.cnpg.io", "scheduledbackups.postgresql.cnpg.io",
+                 "databases.postgresql.cnpg.io", "objectstores.barmancloud.cnpg.io", "routes.route.openshift.io",
+                 "buildconfigs.build.openshift.io", "imagestreams.image.openshift.io")
+        state = {}
+        for kind in kinds:
+            for item in self.cluster.get(kind, "-A")["items"]:
+                meta = item["metadata"]
+                written = {"spec": item.get("spec"), "data": item.get("data"), "labels": meta.get("labels"),
+                           "annotations": meta.get("annotations"), "generation": meta.get("generation"),
+                           "uid": meta.get("uid")}
+                state[(kind, meta.get("namespace"), meta["name"])] = json.dumps(written, sort_keys=True)
+        return state
+
+
+class Prober:
+    """Polls /health and an authenticated API call every 100 ms in a thread; counts failures and their windows."""
+
+    def __init__(self, client: MlflowServer, interval: float = 0.1):
+        self.client = client
+        self.interval = interval
+        self.results: list[tuple[float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ok = False
+            try:
+                health = self.client.session.get(f"{self.client.url}/health", timeout=2)
+                api = self.client.api("GET", "experiments/search?max_results=1")
+                ok = health.status_code == 200 and api.status_code == 200
+            except requests.RequestException:
+                ok = False
+            self.results.append((time.monotonic(), ok))
+            time.sleep(self.interval)
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for _, ok in self.results if not ok)
+
+    def longest_outage(self) -> float:
+        longest, start = 0.0, None
+        for moment, ok in self.results:
+            if not ok and start is None:
+                start = moment
+            elif ok and start is not None:
+                longest, start = max(longest, moment - start), None
+        if start is not None:
+            longest = max(longest, self.results[-1][0] - start)
+        return longest
+
+
+def changed_tasks(run: PlaybookRun) -> list[str]:
+    """Names of the tasks that reported a change."""
+    names = []
+    for play in (run.report or {}).get("plays", []):
+        for task in play["tasks"]:
+            if any(result.get("changed") for result in task["hosts"].values()):
+                names.append(task["task"]["name"])
+    return names
+
+
+def failure_message(run: PlaybookRun) -> str:
+    for result in reversed(run.task_results()):
+        if result.get("failed"):
+            return result.get("msg", "")
+    return ""

@@ -1,0 +1,112 @@
+"""deploy.yml and upgrade.yml in the sandbox, with real PostgreSQL, barman-cloud, S3 and MLflow processes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.e2e.sandbox_flows import Prober, Sandbox, changed_tasks, failure_message
+from tests.support.net import wait_for as wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def seed_runs(sandbox: Sandbox, namespace: str, count: int = 3) -> tuple[str, list[str]]:
+    client = sandbox.mlflow(namespace)
+    experiment = client.create_experiment("churn-model")
+    for index in range(count):
+        client.log_run(experiment, f"run-{index}", params={"lr": str(index)}, metrics={"loss": 1.0 / (index + 1)})
+    return experiment, sorted(run["info"]["run_id"] for run in client.search_runs(experiment))
+
+
+def served_runs(sandbox: Sandbox, namespace: str, experiment: str) -> list[str]:
+    return sorted(run["info"]["run_id"] for run in sandbox.mlflow(namespace).search_runs(experiment))
+
+
+def assert_ok(run) -> None:
+    assert run.returncode == 0, failure_message(run) or (run.stdout[-3000:] + run.stderr[-2000:])
+
+
+def test_deploy_twice_changes_nothing_the_second_time_and_check_mode_is_inert(sandbox: Sandbox, namespace: str):
+    assert_ok(sandbox.deploy(namespace, "3.4.0"))
+    assert sandbox.mlflow(namespace).version_string() == "3.4.0"
+
+    second = sandbox.deploy(namespace, "3.4.0")
+    assert_ok(second)
+    assert changed_tasks(second) == []
+
+    before = sandbox.snapshot()
+    checked = sandbox.deploy(namespace, "3.4.0", check=True, diff=True)
+    assert_ok(checked)
+    assert sandbox.snapshot() == before
+
+
+def test_upgrade_3_4_to_3_5_migrates_and_keeps_every_run(sandbox: Sandbox, namespace: str):
+    assert_ok(sandbox.deploy(namespace, "3.4.0"))
+    experiment, runs = seed_runs(sandbox, namespace)
+
+    before = sandbox.snapshot()
+    checked = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={"mlflow_tag": "3.5.0"}, check=True)
+    assert_ok(checked)
+    assert sandbox.snapshot() == before, "upgrade --check changed the cluster"
+
+    upgraded = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={"mlflow_tag": "v3.5.0"})
+    assert_ok(upgraded)
+    assert sandbox.mlflow(namespace).version_string() == "3.5.0"
+    assert served_runs(sandbox, namespace, experiment) == runs
+    assert any("Stop MLflow" in name for name in changed_tasks(upgraded))
+
+    again = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={"mlflow_tag": "3.5.0"})
+    assert_ok(again)
+    assert changed_tasks(again) == []
+
+
+def test_upgrade_without_schema_change_is_a_rolling_update_without_downtime(sandbox: Sandbox, namespace: str):
+    assert_ok(sandbox.deploy(namespace, "3.5.0"))
+    experiment, runs = seed_runs(sandbox, namespace, count=2)
+    with Prober(sandbox.mlflow(namespace)) as prober:
+        upgraded = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
+    assert_ok(upgraded)
+    assert sandbox.mlflow(namespace).version_string() == "3.5.1"
+    assert served_runs(sandbox, namespace, experiment) == runs
+    assert not any("Stop MLflow" in name for name in changed_tasks(upgraded))
+    assert len(prober.results) > 50
+    assert prober.failures == 0, f"{prober.failures} failed probes, longest outage {prober.longest_outage():.1f}s"
+
+
+def test_upgrade_from_2_22_to_3_17_keeps_runs_and_logins(sandbox: Sandbox, namespace: str):
+    assert_ok(sandbox.deploy(namespace, "2.22.5"))
+    experiment, runs = seed_runs(sandbox, namespace)
+    upgraded = sandbox.run("upgrade", namespace, "2.22.5", extra_vars={"mlflow_tag": "3.17.2"})
+    assert_ok(upgraded)
+    client = sandbox.mlflow(namespace)
+    assert client.version_string() == "3.17.2"
+    assert served_runs(sandbox, namespace, experiment) == runs
+    assert client.api("GET", "experiments/search?max_results=1", auth=("admin", "wrong-password")).status_code == 401
+
+
+def test_a_bad_tag_and_a_downgrade_are_refused_before_anything_changes(sandbox: Sandbox, namespace: str):
+    assert_ok(sandbox.deploy(namespace, "3.5.0"))
+    before = sandbox.snapshot()
+    bad = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "latest"})
+    assert bad.returncode != 0 and "is not an MLflow release version" in failure_message(bad)
+    down = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.4.0"})
+    assert down.returncode != 0 and "MLflow schemas cannot be" in failure_message(down)
+    assert sandbox.snapshot() == before
+
+
+def test_two_concurrent_upgrades_the_second_stops_at_the_lock(sandbox: Sandbox, namespace: str):
+    assert_ok(sandbox.deploy(namespace, "3.5.0"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(sandbox.run, "upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
+        wait_until(lambda: sandbox.cluster.kubectl("-n", namespace, "get", "lease", "mlops-mlflow-lock",
+                                                   check=False).returncode == 0 or first.done(),
+                   600, "the first upgrade to take the lock")
+        assert not first.done(), "the first upgrade ended before the second one could start"
+        second = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
+        first_run = first.result()
+    assert second.returncode != 0
+    assert "Another run holds the lock" in failure_message(second)
+    assert_ok(first_run)
+    assert sandbox.mlflow(namespace).version_string() == "3.5.1"
