@@ -299,7 +299,7 @@ def test_sqlalchemy_in_mlflow_reads_the_rewritten_uri_as_intended():
 def sandbox_cluster():
     cluster_module = pytest.importorskip("tests.sandbox.cluster", reason="the sandbox cluster double is not there")
     root = Path(tempfile.mkdtemp(prefix="basic-auth-sandbox-"))
-    cluster = cluster_module.SandboxCluster(root).start()
+    cluster = cluster_module.SandboxCluster(root, controllers="stand-in").start()
     yield cluster
     cluster.stop()
     shutil.rmtree(root, ignore_errors=True)

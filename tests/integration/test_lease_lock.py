@@ -19,7 +19,7 @@ MODULE = "mlops.mlflow.lease_lock"
 @pytest.fixture(name="cluster", scope="module")
 def fixture_cluster():
     root = Path(tempfile.mkdtemp(prefix="lease-tests-"))
-    cluster = SandboxCluster(root).start()
+    cluster = SandboxCluster(root, controllers="stand-in").start()
     cluster.kubectl("create", "namespace", "mlflow")
     yield cluster
     cluster.stop()
