@@ -6,9 +6,10 @@ LINT_TREE := build/lint/ansible_collections/mlops/mlflow
 # ansible-test checks the module code for every target Python it can find; these are the ones this machine has.
 SANITY_PYTHONS ?= 3.12
 
-.PHONY: ee-context docs-check setup test test-unit test-integration test-chart test-sandbox lint lint-ansible sanity docs-check bench clean help
+.PHONY: demo ee-context docs-check setup test test-unit test-integration test-chart test-sandbox lint lint-ansible sanity docs-check bench clean help
 
 help:
+	@echo "make demo    - deploy, upgrade and drill MLflow in the local sandbox, with a report"
 	@echo "make setup   - create .venv and install everything the collection and its tests need"
 	@echo "make test    - run every test layer against real components (one pytest summary)"
 	@echo "make lint    - ansible-lint (production profile) and ansible-test sanity"
@@ -17,6 +18,10 @@ help:
 
 setup:
 	@bash scripts/setup.sh
+
+# The whole story in the local sandbox: deploy 3.4.0, upgrade twice, recovery drill, report.
+demo: setup
+	$(VENV)/bin/python scripts/demo.py
 
 test: setup
 	$(PYTEST) tests
