@@ -430,3 +430,10 @@ def test_notes_tell_the_operator_what_to_check():
                  "serverRecoveryWindow", "mlflow-v3-5-0", "https://mlflow-mlflow.apps.cluster.example.com/health",
                  "oc create secret generic mlflow-auth-config"):
         assert text in notes
+
+
+def test_helm_never_deletes_a_database_cluster_unless_told_to():
+    kept = one(render(), "Cluster")
+    assert kept["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    released = one(render({"postgresql": {"keepOnRemoval": False}}), "Cluster")
+    assert "helm.sh/resource-policy" not in (released["metadata"].get("annotations") or {})

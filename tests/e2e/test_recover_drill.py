@@ -62,6 +62,9 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     release = json.loads(sandbox.cluster.helm("get", "values", "mlflow", "-n", namespace, "-o", "json").stdout)
     assert release["postgresql"]["clusterName"] == "pg-cluster-v2"
     assert release["recovery"]["serverName"] == CLUSTER
+    # The old cluster (and its data) is still there: Helm kept it, to be deleted by hand once confirmed.
+    old = sandbox.cluster.get("clusters.postgresql.cnpg.io", CLUSTER, "-n", namespace)
+    assert old["metadata"]["name"] == CLUSTER
 
     # The inventory still says pg-cluster-v1: a later deploy must keep the recovered cluster.
     redeployed = sandbox.deploy(namespace, "3.5.0")
