@@ -65,6 +65,7 @@ class ClusterRunner:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.lock = threading.Lock()  # held while the instance is used (backups, databases)
+        self.restore_env: dict[str, str] = {}  # the recovery source store's credentials, for restore_command
         self.phase = "Setting up primary"
         self.phase_reason = ""
         self.ready = False
@@ -202,6 +203,9 @@ class ClusterRunner:
         store = object_store(self.client, self.namespace, parameters.get("barmanObjectName", ""),
                              self.runtime.network.resolver_env(self.namespace))
         origin = parameters.get("serverName", source_name)
+        # The restore_command runs in the postmaster: it needs the SOURCE store's credentials, also when this
+        # cluster archives nowhere (a drill), as the plugin's sidecar has them from the recovery ObjectStore.
+        self.restore_env = dict(store.env)
         target = (recovery.get("recoveryTarget") or {}).get("targetTime")
         target_time = _parse_time(target) if target else None
         done = [b for b in store.backups(origin) if b.get("status") == "DONE" and b.get("end_time_iso")]
@@ -230,7 +234,8 @@ class ClusterRunner:
 
     def _start(self, store, server) -> None:
         settings = {"wal_level": "replica", "archive_mode": "on" if store is not None else "off"}
-        env = dict(store.env) if store is not None else {}
+        env = dict(self.restore_env)
+        env.update(store.env if store is not None else {})
         if store is not None:
             settings["archive_command"] = store.wal_archive_command(server)
             settings["archive_timeout"] = str(archive_timeout())
