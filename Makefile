@@ -56,10 +56,11 @@ ee-context: setup
 	$(VENV)/bin/ansible-galaxy collection build --output-path build/ee --force
 	$(VENV)/bin/ansible-builder create -f execution-environment.yml -c build/ee-context
 
-# Collection docs (antsibull-docs, on the same copied tree as sanity) and changelog fragments.
+# Collection docs (antsibull-docs, on the same copied tree as sanity) and changelog fragments; ansible-doc
+# rendering of every plugin and role is a test (tests/integration/test_docs_render.py).
 docs-check: sanity
 	cd $(LINT_TREE) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/build/lint \
-	  antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
+	  antsibull-docs lint-collection-docs --check-extra-docs-refs .
 	$(VENV)/bin/antsibull-changelog lint
 
 bench: setup

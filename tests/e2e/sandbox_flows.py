@@ -174,7 +174,7 @@ class Prober:
 
     @property
     def failures(self) -> int:
-        return sum(1 for _, ok in self.results if not ok)
+        return sum(1 for result in self.results if not result[1])
 
     def longest_outage(self) -> float:
         longest, start = 0.0, None

@@ -67,7 +67,7 @@ class Stack:
     def service_address(self, name: str) -> str:
         """The Service's loopback address: 127.K.A.B for the cluster IP 10.96.A.B (K: this sandbox's /16)."""
         octet = self.info["loopback_network"].split(".")[1]
-        _, _, third, fourth = self.get("service", name)["spec"]["clusterIP"].split(".")
+        third, fourth = self.get("service", name)["spec"]["clusterIP"].split(".")[2:]
         return f"127.{octet}.{int(third) % 64}.{fourth}"
 
     def resolver_env(self) -> dict[str, str]:

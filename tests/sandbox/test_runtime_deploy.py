@@ -71,7 +71,7 @@ def test_databases_and_app_secret_as_the_chart_asks(stack: Stack):
     owners = dict(stack.sql(CLUSTER, "SELECT datname, pg_get_userbyid(datdba) FROM pg_database"))
     assert owners["mlflow"] == "mlflow" and owners["mlflow_auth"] == "mlflow"
     assert stack.get("databases.postgresql.cnpg.io", f"{CLUSTER}-mlflow-auth")["status"]["applied"] is True
-    user, _ = stack.app_credentials(CLUSTER)
+    user = stack.app_credentials(CLUSTER)[0]
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(host=stack.service_address(f"{CLUSTER}-rw"), port=5432, user=user, password="wrong",
                          dbname="mlflow", connect_timeout=5)
