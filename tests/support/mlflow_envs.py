@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,8 @@ def ensure_mlflow_venv(version: str) -> Path:
             [uv, "pip", "install", "--quiet", "--python", str(target / "bin" / "python"), *requirements_for(version)],
             env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
+            # No half-built venv left behind for the next caller to trip over.
+            shutil.rmtree(target, ignore_errors=True)
             raise RuntimeError(f"could not build the MLflow {version} venv:\n{result.stderr[-4000:]}")
         marker.write_text(version, encoding="utf-8")
     return target
