@@ -164,7 +164,8 @@ class Prober:
         while not self._stop.is_set():
             ok = False
             try:
-                health = self.client.session.get(f"{self.client.url}/health", timeout=2)
+                # A slow answer on a loaded machine is still an answer: only refusals and errors are downtime.
+                health = self.client.session.get(f"{self.client.url}/health", timeout=15)
                 api = self.client.api("GET", "experiments/search?max_results=1")
                 ok = health.status_code == 200 and api.status_code == 200
             except requests.RequestException:
