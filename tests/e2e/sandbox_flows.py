@@ -24,6 +24,7 @@ INVENTORY = REPO_ROOT / "inventories" / "sandbox"
 GROUP_VARS = yaml.safe_load((INVENTORY / "group_vars" / "all" / "main.yml").read_text())
 ADMIN = (GROUP_VARS["mlflow_admin_username"], GROUP_VARS["mlflow_admin_password"])
 BUCKETS = ("mlflow-backups", "mlflow-artifacts")
+FRESH = {"Connection": "close"}
 
 
 @dataclass
@@ -165,8 +166,10 @@ class Prober:
             ok = False
             try:
                 # A slow answer on a loaded machine is still an answer: only refusals and errors are downtime.
-                health = self.client.session.get(f"{self.client.url}/health", timeout=15)
-                api = self.client.api("GET", "experiments/search?max_results=1")
+                # A new connection per probe, as a user's request through the router gets: a kept-alive
+                # connection to a pod that a rolling update retires measures the sandbox's TCP proxy, not MLflow.
+                health = self.client.session.get(f"{self.client.url}/health", timeout=15, headers=FRESH)
+                api = self.client.api("GET", "experiments/search?max_results=1", headers=FRESH)
                 ok = health.status_code == 200 and api.status_code == 200
             except requests.RequestException:
                 ok = False
