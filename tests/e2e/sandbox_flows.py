@@ -150,6 +150,8 @@ class Prober:
         self.client = client
         self.interval = interval
         self.results: list[tuple[float, bool]] = []
+        self.errors: list[str] = []
+        self.retried: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -161,19 +163,32 @@ class Prober:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    def _probe(self) -> str | None:
+        """One probe: None when both calls answered 200, else what went wrong."""
+        try:
+            # A slow answer on a loaded machine is still an answer: only refusals and errors are downtime.
+            # A new connection per probe, as a user's request through the router gets: a kept-alive
+            # connection to a pod that a rolling update retires measures the sandbox's TCP proxy, not MLflow.
+            health = self.client.session.get(f"{self.client.url}/health", timeout=15, headers=FRESH)
+            api = self.client.api("GET", "experiments/search?max_results=1", headers=FRESH)
+        except requests.RequestException as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]
+        if health.status_code == 200 and api.status_code == 200:
+            return None
+        return f"HTTP {health.status_code}/{api.status_code}: {api.text[:200]}"
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            ok = False
-            try:
-                # A slow answer on a loaded machine is still an answer: only refusals and errors are downtime.
-                # A new connection per probe, as a user's request through the router gets: a kept-alive
-                # connection to a pod that a rolling update retires measures the sandbox's TCP proxy, not MLflow.
-                health = self.client.session.get(f"{self.client.url}/health", timeout=15, headers=FRESH)
-                api = self.client.api("GET", "experiments/search?max_results=1", headers=FRESH)
-                ok = health.status_code == 200 and api.status_code == 200
-            except requests.RequestException:
-                ok = False
-            self.results.append((time.monotonic(), ok))
+            error = self._probe()
+            if error is not None:
+                # MLflow's clients retry a failed request with a short back-off (MLFLOW_HTTP_REQUEST_MAX_RETRIES);
+                # one quick retry is what a user sees. Retried probes are counted and reported separately.
+                time.sleep(0.2)
+                self.retried.append(error)
+                error = self._probe()
+            if error is not None:
+                self.errors.append(error)
+            self.results.append((time.monotonic(), error is None))
             time.sleep(self.interval)
 
     @property

@@ -72,7 +72,8 @@ def test_upgrade_without_schema_change_is_a_rolling_update_without_downtime(sand
     assert served_runs(sandbox, namespace, experiment) == runs
     assert not any("Stop MLflow" in name for name in changed_tasks(upgraded))
     assert len(prober.results) > 50
-    assert prober.failures == 0, f"{prober.failures} failed probes, longest outage {prober.longest_outage():.1f}s"
+    assert prober.failures == 0, (f"{prober.failures} failed probes, longest outage {prober.longest_outage():.1f}s: "
+                                  f"{prober.errors}")
 
 
 def test_upgrade_from_2_22_to_3_17_keeps_runs_and_logins(sandbox: Sandbox, namespace: str):
