@@ -222,3 +222,8 @@ def failure_message(run: PlaybookRun) -> str:
         if result.get("failed"):
             return result.get("msg", "")
     return ""
+
+
+def assert_ok(run: PlaybookRun) -> None:
+    """A playbook run succeeded; otherwise fail with its own error message (or the end of its output)."""
+    assert run.returncode == 0, failure_message(run) or (run.stdout[-3000:] + run.stderr[-2000:])

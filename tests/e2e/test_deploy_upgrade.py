@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.sandbox_flows import Prober, Sandbox, changed_tasks, failure_message
+from tests.e2e.sandbox_flows import Prober, Sandbox, assert_ok, changed_tasks, failure_message
 from tests.support.net import wait_for as wait_until
 
 pytestmark = pytest.mark.slow
@@ -22,10 +22,6 @@ def seed_runs(sandbox: Sandbox, namespace: str, count: int = 3) -> tuple[str, li
 
 def served_runs(sandbox: Sandbox, namespace: str, experiment: str) -> list[str]:
     return sorted(run["info"]["run_id"] for run in sandbox.mlflow(namespace).search_runs(experiment))
-
-
-def assert_ok(run) -> None:
-    assert run.returncode == 0, failure_message(run) or (run.stdout[-3000:] + run.stderr[-2000:])
 
 
 def test_deploy_twice_changes_nothing_the_second_time_and_check_mode_is_inert(sandbox: Sandbox, namespace: str):

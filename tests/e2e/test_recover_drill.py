@@ -9,15 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox_flows import Sandbox, failure_message
+from tests.e2e.sandbox_flows import Sandbox, assert_ok, failure_message
 from tests.sandbox.runtime_stack import Stack
 
 pytestmark = pytest.mark.slow
 CLUSTER = "pg-cluster-v1"
-
-
-def assert_ok(run) -> None:
-    assert run.returncode == 0, failure_message(run) or (run.stdout[-3000:] + run.stderr[-2000:])
 
 
 def utc_now() -> str:
