@@ -184,7 +184,8 @@ def serve(args: argparse.Namespace) -> int:
     if not args.stand_ins:
         from .runtime import Runtime  # pylint: disable=import-outside-toplevel
         runtime = Runtime(files.root).start()
-    server = ApiServer(args.port, files.snapshot if args.persist else None, runtime=runtime)
+    server = ApiServer(args.port, files.snapshot if args.persist else None, runtime=runtime,
+                       audit=files.root / "audit.jsonl")
     server.start()
     if runtime is not None:
         files.runtime_info.write_text(json.dumps(dict(runtime.info(), controllers="real")), encoding="utf-8")

@@ -109,6 +109,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         started = time.monotonic()
         self._status_code = 0
+        self._request_body = b""
         try:
             self._request_body = self._read_body()
             self._route_request()
@@ -121,6 +122,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(errors.ApiError(500, "InternalError", f"internal error in the sandbox API server: {exc}"))
         LOG.info("%s %s %s %.1fms %s", self.command, self.path, self._status_code,
                  (time.monotonic() - started) * 1000, self.headers.get("User-Agent", ""))
+        audit = getattr(self.server, "audit", None)
+        if audit is not None:
+            audit.record(self.command, self.path, self._status_code, self._content_type(), self._request_body,
+                         self.headers.get("User-Agent", ""))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
 

@@ -9,6 +9,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from . import resources
+from .audit import AuditLog
 from .handler import Handler
 from .openapi import OpenApi
 from .openshift import Extensions
@@ -31,6 +32,7 @@ class ApiHttpServer(ThreadingHTTPServer):
         self.extensions = Extensions()
         self.stopping = threading.Event()
         self.runtime = None  # sandbox.runtime.Runtime when processes run behind the objects (pods/log reads it)
+        self.audit: AuditLog | None = None  # mutating requests' bodies (audit.jsonl in the state folder)
 
 
 def bootstrap(api: Api) -> None:
@@ -55,12 +57,14 @@ def warn_unvalidated(registry: resources.Registry) -> None:
 class ApiServer:
     """Owns the HTTP server, the store and the controller manager; `start()` returns once it is serving."""
 
-    def __init__(self, port: int, snapshot: Path | None = None, controllers: bool = True, runtime: object = None):
+    def __init__(self, port: int, snapshot: Path | None = None, controllers: bool = True, runtime: object = None,
+                 audit: Path | None = None):
         self.store = Store(snapshot)
         self.api = Api(self.store, resources.registry())
         self.runtime = runtime
         self.http = ApiHttpServer(("127.0.0.1", port), self.api)
         self.http.runtime = runtime
+        self.http.audit = AuditLog(audit) if audit is not None else None
         self.port = self.http.server_address[1]
         self._threads: list[threading.Thread] = []
         self.manager = None
@@ -90,6 +94,8 @@ class ApiServer:
             self.manager.stop()
         self.http.shutdown()
         self.http.server_close()
+        if self.http.audit is not None:
+            self.http.audit.close()
         if self.runtime is not None:
             self.runtime.stop()
         self.store.save()
