@@ -87,7 +87,8 @@ def main() -> int:
         print(f"upgrade {step['from']} -> {step['to']}: {step['seconds']} s in all, downtime "
               f"{step['downtime_seconds']} s ({step['failed_probes']} failed probes of /health + API every 100 ms)")
     drill = report["drill"]
-    print(f"recovery drill: {drill['result']}, RTO {drill['rto_seconds']} s, RPO {drill['rpo_seconds']} s, "
+    print(f"recovery drill: {drill['result']}, RTO {drill['rto_seconds']} s, RPO {drill['rpo_seconds']} s "
+          f"(against {drill['rpo_basis']}), "
           f"{drill['runs']} runs restored, WAL replayed past the base backup: {drill['wal_replayed_past_base_backup']}")
     print(f"MLflow now runs {report['final_version']} and serves all {report['runs_logged']} runs logged at 3.4.0")
     return 0
