@@ -4,12 +4,14 @@ A prober polls /health and an authenticated API call every 100 ms during each up
 window of failed probes. The floor, measured in the same sandbox on an identical installation: stop MLflow (scale to
 0 through the release), bare `mlflow db upgrade` with the new version, start the new image, first healthy answer.
 The no-schema-change upgrade (3.5.0 -> 3.5.1) must show no downtime at all.
+
+Writes benchmarks/results/upgrade_downtime.json, appends rows to the table in docs/benchmarks.md and draws the
+timelines docs/images/upgrade-timeline.svg and docs/images/upgrade-rolling-timeline.svg.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 import sys
 import time
@@ -18,12 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # pylint: disable=wrong-import-position
+from benchmarks import phases, record, svg  # noqa: E402
 from tests.e2e.sandbox_flows import Prober, Sandbox  # noqa: E402
 from tests.sandbox.runtime_stack import Stack  # noqa: E402
 from tests.support.mlflow_envs import ensure_mlflow_venv  # noqa: E402
 from tests.support.versions import REPO_ROOT  # noqa: E402
 
-RESULTS = REPO_ROOT / "benchmarks" / "results" / "upgrade_downtime.json"
+IMAGES = REPO_ROOT / "docs" / "images"
 
 
 def seed(sandbox: Sandbox, namespace: str, runs: int = 20) -> None:
@@ -33,18 +36,38 @@ def seed(sandbox: Sandbox, namespace: str, runs: int = 20) -> None:
         client.log_run(experiment, f"run-{index}", metrics={"loss": index / runs})
 
 
-def checked(run) -> None:
+def checked(run):
     if run.returncode != 0:
-        raise SystemExit(f"playbook failed: {run.stdout[-3000:]}")
+        record.fail(f"playbook failed: {run.stdout[-3000:]}")
+    return run
 
 
-def measured_upgrade(sandbox: Sandbox, namespace: str, current: str, target: str) -> dict:
-    started = time.monotonic()
+def outages(probes: list[tuple[float, bool]]) -> list[tuple[float, float]]:
+    """Windows of failed probes: from the first failure to the next answer."""
+    windows, start = [], None
+    for moment, answered in probes:
+        if not answered and start is None:
+            start = moment
+        elif answered and start is not None:
+            windows.append((start, moment))
+            start = None
+    if start is not None:
+        windows.append((start, probes[-1][0]))
+    return windows
+
+
+def measured_upgrade(sandbox: Sandbox, namespace: str, current: str, target: str, picture: str) -> dict:
+    started, wall = time.monotonic(), time.time()
     with Prober(sandbox.mlflow(namespace)) as prober:
-        checked(sandbox.run("upgrade", namespace, current, extra_vars={"mlflow_tag": target}))
+        run = checked(sandbox.run("upgrade", namespace, current, extra_vars={"mlflow_tag": target}))
+    found = phases.phases(run.report, phases.UPGRADE, origin=wall)
+    probes = [(round(moment - started, 2), answered) for moment, answered in prober.results]
+    svg.upgrade_timeline(IMAGES / picture, f"upgrade.yml {current} -> {target} in the sandbox", found, probes)
     return {"from": current, "to": target, "playbook_s": round(time.monotonic() - started, 2),
             "downtime_s": round(prober.longest_outage(), 2), "failed_probes": prober.failures,
-            "probes": len(prober.results)}
+            "retried_probes": len(prober.retried), "probes": len(prober.results), "phases": found,
+            "outages": outages(probes),
+            "picture": f"docs/images/{picture}"}
 
 
 def floor(sandbox: Sandbox, namespace: str, current: str, target: str) -> dict:
@@ -86,8 +109,8 @@ def main() -> int:
         for namespace in (ours, base):
             checked(sandbox.deploy(namespace, "3.4.0"))
             seed(sandbox, namespace)
-        with_migration = measured_upgrade(sandbox, ours, "3.4.0", "3.5.0")
-        without_migration = measured_upgrade(sandbox, ours, "3.5.0", "3.5.1")
+        with_migration = measured_upgrade(sandbox, ours, "3.4.0", "3.5.0", "upgrade-timeline.svg")
+        without_migration = measured_upgrade(sandbox, ours, "3.5.0", "3.5.1", "upgrade-rolling-timeline.svg")
         floor_result = floor(sandbox, base, "3.4.0", "3.5.0")
     finally:
         sandbox.stop()
@@ -97,9 +120,14 @@ def main() -> int:
         "downtime_ratio": round(with_migration["downtime_s"] / floor_result["floor_s"], 2),
         "upgrade_without_schema_change": without_migration,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    record.write_json("upgrade_downtime", result)
+    record.append_rows("upgrade downtime", [
+        ("3.4.0 -> 3.5.0 (schema change): longest outage", record.seconds(with_migration["downtime_s"]),
+         record.seconds(floor_result["floor_s"]), record.ratio(with_migration["downtime_s"], floor_result["floor_s"]),
+         f"playbook {with_migration['playbook_s']:.0f} s in all; floor = stop + bare `mlflow db upgrade` + start"),
+        ("3.5.0 -> 3.5.1 (same schema): longest outage", record.seconds(without_migration["downtime_s"]), "0 s",
+         "-", f"{without_migration['failed_probes']} failed of {without_migration['probes']} probes; rolling update"),
+    ])
     return 0
 
 

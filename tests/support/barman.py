@@ -59,16 +59,20 @@ class BarmanStore:
         return self.run("barman-cloud-check-wal-archive", self.destination_path, server_name, check=False)
 
     def restore(self, server_name: str, backup_id: str, target: PostgresInstance,
-                target_time: str | None = None, archive_as: str | None = None) -> PostgresInstance:
+                target_time: str | None = None, archive_as: str | None = None,
+                pg_hba: str | None = None) -> PostgresInstance:
         """Point-in-time restore of `server_name` into `target` (not yet initialised); start and promote it.
 
         The restored configuration would go on archiving into the source's folder, so archiving is switched
-        off, or pointed at `archive_as` (a new serverName) when given.
+        off, or pointed at `archive_as` (a new serverName) when given. `pg_hba` replaces the restored
+        pg_hba.conf: a backup of another installation brings that installation's access rules.
         """
         make_postgres_dir(target.root, 0o755)
         make_postgres_dir(target.socket_dir, 0o755)
         make_postgres_dir(target.data_dir, 0o700)
         self.run("barman-cloud-restore", self.destination_path, server_name, backup_id, str(target.data_dir))
+        if pg_hba is not None:
+            as_postgres("sh", "-c", f"cat > {target.data_dir}/pg_hba.conf", input=pg_hba)
         restore_command = (f"{self.tool('barman-cloud-wal-restore')} --endpoint-url {self.s3.endpoint_url} "
                            f"{self.destination_path} {server_name} %f %p")
         settings = {"restore_command": f"'{restore_command}'", "recovery_target_action": "'promote'"}

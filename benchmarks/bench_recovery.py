@@ -1,0 +1,207 @@
+"""Recovery RTO and RPO of recover.yml and of the recovery drill, for a small and a ~1 GB database, against the floor.
+
+For each size, one MLflow 3.5.0 installation in the sandbox: runs logged through the API (and, for the large case,
+metric rows inserted with SQL until the tracking database holds ~1 GB, then a fresh base backup), a last run
+logged just before the "incident", its WAL archived. Then, in this order:
+
+- the drill (`recovery_drill.yml`): its own report gives RTO and RPO;
+- the floor: bare `barman-cloud-restore` of the same base backup into a local PostgreSQL, WAL replay to the end of
+  the archive and promotion, then `mlflow server` on it until the first authenticated answer. No checks, no
+  Kubernetes: what no procedure can go below on this machine;
+- `recover.yml` to the latest archived WAL: RTO = the playbook's wall time until it has verified MLflow on the
+  recovered data; RPO = the span of writes lost (0 when the last run is there).
+
+Writes benchmarks/results/recovery.json, appends rows to docs/benchmarks.md and draws docs/images/recovery-phases.svg.
+BENCH_RECOVERY_LARGE_MB (default 1024) sets the size of the large case; 0 skips it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# pylint: disable=wrong-import-position
+from benchmarks import phases, record, svg  # noqa: E402
+from tests.e2e.sandbox_flows import ADMIN, Sandbox  # noqa: E402
+from tests.e2e.test_recover_drill import run_names, wait_for_base_backup  # noqa: E402
+from tests.sandbox.runtime_stack import Stack, wait_until  # noqa: E402
+from tests.support.barman import BarmanStore  # noqa: E402
+from tests.support.mlflow_server import start_mlflow_server  # noqa: E402
+from tests.support.postgres import PostgresInstance  # noqa: E402
+from tests.support.s3 import S3Server  # noqa: E402
+from tests.support.versions import REPO_ROOT  # noqa: E402
+
+VERSION = "3.5.0"
+CLUSTER = "pg-cluster-v1"
+LARGE_MB = int(os.environ.get("BENCH_RECOVERY_LARGE_MB", "1024"))
+BATCH_ROWS = 500_000  # ~150 MB of metric rows and their index
+IMAGES = REPO_ROOT / "docs" / "images"
+# The floor's own instance on loopback: the restored pg_hba.conf is the sandbox cluster's, not valid here.
+FLOOR_HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+
+
+def checked(run):
+    if run.returncode != 0:
+        record.fail(f"playbook failed: {run.stdout[-3000:]}")
+    return run
+
+
+def database_mb(stack: Stack) -> float:
+    return stack.sql(CLUSTER, "SELECT pg_database_size('mlflow') / 1048576.0")[0][0]
+
+
+def grow(stack: Stack, run_id: str, megabytes: int) -> float:
+    """Insert metric rows (what dominates a real tracking database) until the database holds `megabytes`."""
+    start = 0
+    while database_mb(stack) < megabytes:
+        stack.sql(CLUSTER, "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                           f"SELECT 'bulk', random(), 1700000000000 + g, '{run_id}', g, false "
+                           f"FROM generate_series({start}, {start + BATCH_ROWS - 1}) AS g")
+        start += BATCH_ROWS
+        print(f"  tracking database: {database_mb(stack):.0f} MB", flush=True)
+    return float(database_mb(stack))
+
+
+def fresh_base_backup(sandbox: Sandbox, namespace: str) -> None:
+    """A base backup after the load, as the nightly ScheduledBackup would take: the restore then starts from it."""
+    name = f"bench-{int(time.time())}"
+    sandbox.cluster.kubectl("apply", "-f", "-", stdin=f"""
+apiVersion: postgresql.cnpg.io/v1
+kind: Backup
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  cluster: {{name: {CLUSTER}}}
+  method: plugin
+  pluginConfiguration: {{name: barman-cloud.cloudnative-pg.io}}
+""")
+    stack = Stack(sandbox.cluster, namespace)
+    phase = wait_until(lambda: (stack.get("backups.postgresql.cnpg.io", name).get("status") or {}).get("phase")
+                       in ("completed", "failed") and stack.get("backups.postgresql.cnpg.io", name)["status"]["phase"],
+                       3600, f"backup {name}", interval=2)
+    if phase != "completed":
+        record.fail(f"backup {name} ended {phase}")
+
+
+def prepare(sandbox: Sandbox, namespace: str, megabytes: int) -> dict:
+    checked(sandbox.deploy(namespace, VERSION))
+    wait_for_base_backup(sandbox, namespace)
+    stack = Stack(sandbox.cluster, namespace)
+    client = sandbox.mlflow(namespace)
+    experiment = client.create_experiment("bench")
+    first = client.log_run(experiment, "run-0", metrics={"loss": 1.0})
+    for index in range(1, 10):
+        client.log_run(experiment, f"run-{index}", metrics={"loss": 1.0 / (index + 1)})
+    size = grow(stack, first, megabytes) if megabytes else float(database_mb(stack))
+    if megabytes:
+        fresh_base_backup(sandbox, namespace)
+    client.log_run(experiment, "last-before-incident")
+    last_write = time.time()
+    stack.switch_wal_and_wait_archived(CLUSTER)
+    return {"database_mb": round(size), "last_write": last_write}
+
+
+def drill(sandbox: Sandbox, namespace: str) -> tuple[dict, list]:
+    with tempfile.TemporaryDirectory() as reports:
+        wall = time.time()
+        run = checked(sandbox.run("recovery_drill", namespace, VERSION, extra_vars={"drill_report_dir": reports}))
+        report = json.loads(next(Path(reports).glob("drill-*.json")).read_text())
+    found = phases.phases(run.report, phases.DRILL, origin=wall)
+    return {"playbook_s": round(time.time() - wall, 1), "rto_s": report["rto_seconds"],
+            "rpo_s": report["rpo_seconds"], "runs": report["runs"], "phases": found}, found
+
+
+def floor(sandbox: Sandbox, namespace: str, workdir: Path) -> tuple[dict, list]:
+    """Bare restore + WAL replay + promotion + MLflow start, from the same backups, without any check."""
+    s3 = sandbox.info["s3"]
+    server = S3Server(process=None, endpoint_url=s3["endpoint"], access_key_id=s3["access_key_id"],
+                      secret_access_key=s3["secret_access_key"], region=s3["region"])
+    store = BarmanStore(server, f"s3://mlflow-backups/{namespace}")
+    stack = Stack(sandbox.cluster, namespace)
+    ini = stack.get("secret", "mlflow-auth-config")["data"]["basic-auth.ini"]
+    target = PostgresInstance(workdir / "pg")
+    started = time.monotonic()
+    backup_id = store.list_backups(CLUSTER)[-1]["backup_id"]
+    store.restore(CLUSTER, backup_id, target, pg_hba=FLOOR_HBA)
+    promoted = time.monotonic()
+    user, password = stack.app_credentials(CLUSTER)
+    auth_ini = workdir / "basic-auth.ini"
+    ini_text = base64.b64decode(ini).decode()
+    # The ini names the cluster's service and no credentials (the pod gets them as PGUSER/PGPASSWORD, as here).
+    auth_ini.write_text(re.sub(r"://[^/\s]+/", f"://127.0.0.1:{target.port}/", ini_text), encoding="utf-8")
+    auth_ini.chmod(0o600)
+    mlflow = start_mlflow_server(VERSION, f"postgresql+psycopg2://127.0.0.1:{target.port}/mlflow", auth_ini,
+                                 workdir / "mlflow", extra_env={"PGUSER": user, "PGPASSWORD": password})
+    try:
+        mlflow.admin = ADMIN
+        wait_until(lambda: mlflow.api("GET", "experiments/search?max_results=1").status_code == 200, 120,
+                   "the restored MLflow to answer an authenticated call", interval=0.1)
+        answered = time.monotonic()
+    finally:
+        mlflow.stop()
+        target.stop()
+    found = [("restore + WAL replay + promotion", 0.0, round(promoted - started, 2)),
+             ("start MLflow", round(promoted - started, 2), round(answered - started, 2))]
+    return {"restore_replay_promote_s": round(promoted - started, 1), "mlflow_start_s": round(answered - promoted, 1),
+            "rto_s": round(answered - started, 1), "phases": found}, found
+
+
+def recover(sandbox: Sandbox, namespace: str, last_write: float) -> tuple[dict, list]:
+    wall = time.time()
+    run = checked(sandbox.run("recover", namespace, VERSION))
+    rto = time.time() - wall
+    found = phases.phases(run.report, phases.RECOVERY, origin=wall)
+    names = run_names(sandbox, namespace)
+    # Writes lost: none when the last run before the incident was recovered.
+    rpo = 0.0 if "last-before-incident" in names else round(time.time() - last_write, 1)
+    return {"rto_s": round(rto, 1), "rpo_s": rpo, "runs": len(names), "phases": found}, found
+
+
+def main() -> int:
+    sizes = [("small", 0)] + ([("large", LARGE_MB)] if LARGE_MB else [])
+    results: dict = {}
+    gantt: list = []
+    sandbox = Sandbox.start()
+    try:
+        for label, megabytes in sizes:
+            namespace = f"rto-{label}"
+            print(f"==> {label} database", flush=True)
+            state = prepare(sandbox, namespace, megabytes)
+            drill_result, drill_phases = drill(sandbox, namespace)
+            with tempfile.TemporaryDirectory(prefix="bench-floor-") as workdir:
+                Path(workdir).chmod(0o755)  # postgres traverses it to its data folder
+                floor_result, floor_phases = floor(sandbox, namespace, Path(workdir))
+            recover_result, recover_phases = recover(sandbox, namespace, state["last_write"])
+            size = f"{state['database_mb']} MB"
+            results[label] = {"database_mb": state["database_mb"], "drill": drill_result, "floor": floor_result,
+                              "recover": recover_result,
+                              "recover_rto_ratio": round(recover_result["rto_s"] / floor_result["rto_s"], 2),
+                              "drill_rto_ratio": round(drill_result["rto_s"] / floor_result["rto_s"], 2)}
+            gantt += [(f"recover.yml, {size}", recover_phases), (f"drill, {size}", drill_phases),
+                      (f"floor, {size}", floor_phases)]
+    finally:
+        sandbox.stop()
+    svg.phase_gantt(IMAGES / "recovery-phases.svg", "Recovery phases in the sandbox (seconds from the start)", gantt)
+    record.write_json("recovery", results)
+    rows = []
+    for label, result in results.items():
+        size = f"{result['database_mb']} MB"
+        rows.append((f"recover.yml RTO, {size}", record.seconds(result["recover"]["rto_s"]),
+                     record.seconds(result["floor"]["rto_s"]), f"{result['recover_rto_ratio']:.2f}",
+                     f"RPO {result['recover']['rpo_s']} s; floor = bare restore + replay + promotion + MLflow start"))
+        rows.append((f"drill RTO, {size}", record.seconds(result["drill"]["rto_s"]),
+                     record.seconds(result["floor"]["rto_s"]), f"{result['drill_rto_ratio']:.2f}",
+                     f"RPO {result['drill']['rpo_s']} s (drill report)"))
+    record.append_rows("recovery", rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
