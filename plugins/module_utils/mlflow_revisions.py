@@ -257,11 +257,20 @@ def _last(events: list, kind: str) -> dict | None:
     return found[-1] if found else None
 
 
+def _reread(after_plan: dict | None, chain: str) -> dict | None:
+    """The chain as read again after the run, or None when it could not be read (a database that went away
+    during the run is a refusal with no revision, not an empty database)."""
+    after = (after_plan or {}).get(chain)
+    if after is not None and after["before"] is None and after.get("refusal"):
+        return None
+    return after
+
+
 def _chain_report(chain: str, before_plan: dict, after_plan: dict | None, failed: bool) -> dict | None:
     before = before_plan.get(chain)
     if before is None:
         return None
-    after = (after_plan or {}).get(chain)
+    after = _reread(after_plan, chain)
     if after is not None:
         now = after["before"]
     elif failed:
@@ -297,7 +306,8 @@ def outcome(events: list) -> dict:
     if before_plan["refusals"]:
         result.update(status="refused", msg="Refusing to migrate, nothing was changed. " + " ".join(before_plan["refusals"]))
     elif error:
-        result.update(status="failed", msg=failure_message(error, reports, after_plan is not None))
+        unread = [chain for chain in CHAINS if before_plan.get(chain) and _reread(after_plan, chain) is None]
+        result.update(status="failed", msg=failure_message(error, reports, after_plan is not None and not unread))
     else:
         result["status"] = "ok"
     return result
@@ -309,7 +319,8 @@ def failure_message(error: dict, reports: dict, state_known: bool) -> str:
     for chain in CHAINS:
         report = reports.get(chain)
         if report:
-            state.append("%s at %s (was %s, head %s)" % (chain, report["after"], report["before"], report["head"]))
+            now = report["after"] if state_known else report["after"] or "unknown"
+            state.append("%s at %s (was %s, head %s)" % (chain, now, report["before"], report["head"]))
     applied = any(report and report["before"] != report["after"] for report in reports.values())
     if not state_known:
         verdict = "The revisions could not be read again after the failure: check them before retrying."

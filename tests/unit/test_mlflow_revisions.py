@@ -171,6 +171,12 @@ def test_outcome_of_a_failure_says_what_was_applied():
     assert "No revision was applied" in untouched["msg"] and untouched["changed"] is False
     unknown = outcome(events_for(before, None, error))
     assert unknown["tracking"]["after"] is None and "could not be read again" in unknown["msg"]
+    # PostgreSQL went away during the migration: the re-read is a refusal, not "no revision" (found by
+    # tests/e2e/test_faults.py, where it was reported as "Some revisions WERE applied").
+    gone = make_plan(target(), {"tracking": {"reachable": False, "error": "connection refused"}, "auth": None})
+    unreachable = outcome(events_for(before, gone, error))
+    assert "could not be read again" in unreachable["msg"] and "WERE applied" not in unreachable["msg"]
+    assert "tracking at unknown (was a" in unreachable["msg"]
 
 
 def test_outcome_without_a_plan_is_broken_with_the_helper_message():
