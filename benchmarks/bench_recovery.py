@@ -188,8 +188,8 @@ def main() -> int:
                       (f"floor, {size}", floor_phases)]
     finally:
         sandbox.stop()
-    svg.phase_gantt(IMAGES / "recovery-phases.svg", "Recovery phases in the sandbox (seconds from the start)", gantt)
     record.write_json("recovery", results)
+    svg.phase_gantt(IMAGES / "recovery-phases.svg", "Recovery phases in the sandbox (seconds from the start)", gantt)
     rows = []
     for label, result in results.items():
         size = f"{result['database_mb']} MB"

@@ -31,6 +31,11 @@ def _axis(y: float, span: float, scale: float) -> list[str]:
     return parts
 
 
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
 def _document(height: float, title: str, body: list[str]) -> str:
     return "\n".join([
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0f}" '
@@ -64,7 +69,7 @@ def upgrade_timeline(path: Path, title: str, phases: list[tuple[str, float, floa
     body += _axis(y, span, scale)
     body.append(f'<text x="{LEFT}" y="{y + 40}" font-size="11">green: /health and an authenticated API call '
                 f'answered; red: a probe failed (probes every {interval * 1000:.0f} ms)</text>')
-    path.write_text(_document(y + 55, title, body), encoding="utf-8")
+    _write(path, _document(y + 55, title, body))
 
 
 def phase_gantt(path: Path, title: str, rows: list[tuple[str, list[tuple[str, float, float]]]]) -> None:
@@ -92,4 +97,4 @@ def phase_gantt(path: Path, title: str, rows: list[tuple[str, list[tuple[str, fl
         x += 24 + 7 * len(name)
         if x > WIDTH - 150:
             x, y = LEFT, y + 18
-    path.write_text(_document(y + 20, title, body), encoding="utf-8")
+    _write(path, _document(y + 20, title, body))

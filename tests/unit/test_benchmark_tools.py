@@ -35,7 +35,7 @@ def test_phases_follow_the_marked_tasks_and_skip_phases_that_did_not_run():
 
 
 def test_pictures_are_valid_svg_with_one_bar_per_phase(tmp_path: Path):
-    timeline = tmp_path / "timeline.svg"
+    timeline = tmp_path / "images" / "timeline.svg"  # the folder is created
     svg.upgrade_timeline(timeline, "upgrade", [("stop", 0.0, 2.0), ("migrate", 2.0, 5.0)],
                          [(0.0, True), (1.0, False), (4.0, True)])
     root = ET.parse(timeline).getroot()
