@@ -12,7 +12,8 @@ logged just before the "incident", its WAL archived. Then, in this order:
   recovered data; RPO = the span of writes lost (0 when the last run is there).
 
 Writes benchmarks/results/recovery.json, appends rows to docs/benchmarks.md and draws docs/images/recovery-phases.svg.
-BENCH_RECOVERY_LARGE_MB (default 1024) sets the size of the large case; 0 skips it.
+BENCH_RECOVERY_LARGE_MB (default 1024) sets the size of the large case; 0 skips it. `--redraw` draws the picture
+again from the last results, without measuring.
 """
 
 from __future__ import annotations
@@ -108,17 +109,17 @@ def prepare(sandbox: Sandbox, namespace: str, megabytes: int) -> dict:
     return {"database_mb": round(size), "last_write": last_write}
 
 
-def drill(sandbox: Sandbox, namespace: str) -> tuple[dict, list]:
+def drill(sandbox: Sandbox, namespace: str) -> dict:
     with tempfile.TemporaryDirectory() as reports:
         wall = time.time()
         run = checked(sandbox.run("recovery_drill", namespace, VERSION, extra_vars={"drill_report_dir": reports}))
         report = json.loads(next(Path(reports).glob("drill-*.json")).read_text())
     found = phases.phases(run.report, phases.DRILL, origin=wall)
     return {"playbook_s": round(time.time() - wall, 1), "rto_s": report["rto_seconds"],
-            "rpo_s": report["rpo_seconds"], "runs": report["runs"], "phases": found}, found
+            "rpo_s": report["rpo_seconds"], "runs": report["runs"], "phases": found}
 
 
-def floor(sandbox: Sandbox, namespace: str, workdir: Path) -> tuple[dict, list]:
+def floor(sandbox: Sandbox, namespace: str, workdir: Path) -> dict:
     """Bare restore + WAL replay + promotion + MLflow start, from the same backups, without any check."""
     s3 = sandbox.info["s3"]
     server = S3Server(process=None, endpoint_url=s3["endpoint"], access_key_id=s3["access_key_id"],
@@ -150,10 +151,10 @@ def floor(sandbox: Sandbox, namespace: str, workdir: Path) -> tuple[dict, list]:
     found = [("restore + WAL replay + promotion", 0.0, round(promoted - started, 2)),
              ("start MLflow", round(promoted - started, 2), round(answered - started, 2))]
     return {"restore_replay_promote_s": round(promoted - started, 1), "mlflow_start_s": round(answered - promoted, 1),
-            "rto_s": round(answered - started, 1), "phases": found}, found
+            "rto_s": round(answered - started, 1), "phases": found}
 
 
-def recover(sandbox: Sandbox, namespace: str, last_write: float) -> tuple[dict, list]:
+def recover(sandbox: Sandbox, namespace: str, last_write: float) -> dict:
     wall = time.time()
     run = checked(sandbox.run("recover", namespace, VERSION))
     rto = time.time() - wall
@@ -161,37 +162,48 @@ def recover(sandbox: Sandbox, namespace: str, last_write: float) -> tuple[dict, 
     names = run_names(sandbox, namespace)
     # Writes lost: none when the last run before the incident was recovered.
     rpo = 0.0 if "last-before-incident" in names else round(time.time() - last_write, 1)
-    return {"rto_s": round(rto, 1), "rpo_s": rpo, "runs": len(names), "phases": found}, found
+    return {"rto_s": round(rto, 1), "rpo_s": rpo, "runs": len(names), "phases": found}
+
+
+def draw(results: dict) -> None:
+    """The Gantt chart of every recovery measured, from the results (so it can be redrawn without a rerun)."""
+    rows = []
+    for result in results.values():
+        if not isinstance(result, dict):
+            continue
+        size = f"{result['database_mb']} MB"
+        rows += [(f"recover.yml, {size}", result["recover"]["phases"]), (f"drill, {size}", result["drill"]["phases"]),
+                 (f"floor, {size}", result["floor"]["phases"])]
+    svg.phase_gantt(IMAGES / "recovery-phases.svg", "Recovery phases in the sandbox (seconds from the start)", rows)
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--redraw"]:
+        draw(json.loads((record.RESULTS_DIR / "recovery.json").read_text()))
+        return 0
     sizes = [("small", 0)] + ([("large", LARGE_MB)] if LARGE_MB else [])
     results: dict = {}
-    gantt: list = []
     sandbox = Sandbox.start()
     try:
         for label, megabytes in sizes:
             namespace = f"rto-{label}"
             print(f"==> {label} database", flush=True)
             state = prepare(sandbox, namespace, megabytes)
-            drill_result, drill_phases = drill(sandbox, namespace)
+            drill_result = drill(sandbox, namespace)
             with tempfile.TemporaryDirectory(prefix="bench-floor-") as workdir:
                 Path(workdir).chmod(0o755)  # postgres traverses it to its data folder
-                floor_result, floor_phases = floor(sandbox, namespace, Path(workdir))
-            recover_result, recover_phases = recover(sandbox, namespace, state["last_write"])
-            size = f"{state['database_mb']} MB"
+                floor_result = floor(sandbox, namespace, Path(workdir))
+            recover_result = recover(sandbox, namespace, state["last_write"])
             results[label] = {"database_mb": state["database_mb"], "drill": drill_result, "floor": floor_result,
                               "recover": recover_result,
                               "recover_rto_ratio": round(recover_result["rto_s"] / floor_result["rto_s"], 2),
                               "drill_rto_ratio": round(drill_result["rto_s"] / floor_result["rto_s"], 2)}
-            gantt += [(f"recover.yml, {size}", recover_phases), (f"drill, {size}", drill_phases),
-                      (f"floor, {size}", floor_phases)]
     finally:
         sandbox.stop()
     record.write_json("recovery", results)
-    svg.phase_gantt(IMAGES / "recovery-phases.svg", "Recovery phases in the sandbox (seconds from the start)", gantt)
+    draw(results)
     rows = []
-    for label, result in results.items():
+    for result in results.values():
         size = f"{result['database_mb']} MB"
         rows.append((f"recover.yml RTO, {size}", record.seconds(result["recover"]["rto_s"]),
                      record.seconds(result["floor"]["rto_s"]), f"{result['recover_rto_ratio']:.2f}",

@@ -9,7 +9,8 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-PALETTE = ("#4e79a7", "#f28e2b", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+PALETTE = ("#4e79a7", "#f28e2b", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+           "#86bcb6", "#d37295", "#499894", "#fabfd2", "#8cd17d")
 UP, DOWN = "#59a14f", "#e15759"
 WIDTH, LEFT, RIGHT = 960, 190, 30
 
