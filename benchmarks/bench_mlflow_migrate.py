@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 # pylint: disable=wrong-import-position
+from benchmarks import record  # noqa: E402
 from tests.support.ansible_run import run_module  # noqa: E402
 from tests.support.mlflow_envs import ensure_mlflow_venv  # noqa: E402
 from tests.support.postgres import PostgresInstance  # noqa: E402
@@ -133,6 +134,9 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
+    record.append_rows("mlflow_migrate", [(
+        f"{SOURCE_VERSION} -> {TARGET_VERSION}, {rows:,} metric rows", record.seconds(module), record.seconds(bare),
+        record.ratio(module, bare), "module through ansible-playbook / bare `mlflow db upgrade`")])
     return 0
 
 
