@@ -4,7 +4,6 @@ upgrade that is rerun converges."""
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import psycopg2
 import pytest
 
 from tests.e2e.sandbox_flows import BUCKETS, GROUP_VARS, INVENTORY, Sandbox, failure_message
+from tests.e2e.test_recover_drill import utc_now, wait_for_base_backup
 from tests.sandbox.runtime_stack import Stack
 from tests.support.ansible_run import ANSIBLE_PLAYBOOK, PlaybookRun, ansible_env
 from tests.support.versions import REPO_ROOT
@@ -201,20 +201,6 @@ def assert_inert(label: str, before: dict[str, Any], after: dict[str, Any], sche
              and not written_by_the_cluster_itself(key, store_before, backup_ids)]
     changed = [key for key in store_before if store_after.get(key) != store_before[key]]
     assert not added and not changed, f"{label} wrote to the object store: added {added}, changed or removed {changed}"
-
-
-def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def wait_for_base_backup(sandbox: Sandbox, namespace: str) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        backups = sandbox.cluster.get("backups.postgresql.cnpg.io", "-n", namespace)["items"]
-        if any((item.get("status") or {}).get("phase") == "completed" for item in backups):
-            return
-        time.sleep(2)
-    raise AssertionError("no completed base backup")
 
 
 def test_every_playbook_at_vvv_with_diff_leaks_no_secret_and_is_inert_in_check_mode(
