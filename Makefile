@@ -6,12 +6,18 @@ LINT_TREE := build/lint/ansible_collections/mlops/mlflow
 # ansible-test checks the module code for every target Python it can find; these are the ones this machine has.
 SANITY_PYTHONS ?= 3.12
 
-.PHONY: demo ee-context docs-check setup test test-unit test-integration test-chart test-sandbox lint lint-ansible sanity docs-check bench clean help
+# pytest-xdist workers for `make test` (tests/README.md, "Concurrency"): each has its own sandbox, S3 server and
+# scratch folder; the suite is CPU-bound on 2 cores, so more workers only wait for each other.
+TEST_WORKERS ?= 3
+PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope
+
+.PHONY: demo ee-context docs-check setup test test-quick test-unit test-integration test-chart test-sandbox test-e2e test-durations lint lint-ansible sanity docs-check bench clean help
 
 help:
 	@echo "make demo    - deploy, upgrade and drill MLflow in the local sandbox, with a report"
 	@echo "make setup   - create .venv and install everything the collection and its tests need"
 	@echo "make test    - run every test layer against real components (one pytest summary)"
+	@echo "make test-quick - the unit, integration and chart layers only (the inner loop)"
 	@echo "make lint    - ansible-lint (production profile) and ansible-test sanity"
 	@echo "make bench   - run the benchmarks in benchmarks/"
 	@echo "make ee-context - the execution environment build context (ansible-builder create)"
@@ -24,13 +30,29 @@ demo: setup
 	$(VENV)/bin/python scripts/demo.py
 
 test: setup
-	$(PYTEST) tests
+	$(PYTEST) $(PYTEST_XDIST) tests
+
+test-quick: setup
+	$(PYTEST) $(PYTEST_XDIST) tests/unit tests/integration tests/chart
 
 test-unit: setup
 	$(PYTEST) tests/unit
 
 test-integration: setup
-	$(PYTEST) tests/integration
+	$(PYTEST) $(PYTEST_XDIST) tests/integration
+
+test-chart: setup
+	$(PYTEST) $(PYTEST_XDIST) tests/chart
+
+test-sandbox: setup
+	$(PYTEST) $(PYTEST_XDIST) tests/sandbox
+
+test-e2e: setup
+	$(PYTEST) $(PYTEST_XDIST) tests/e2e
+
+# The whole suite, writing each test's seconds to tests/durations.json (the scheduler's costs; commit the file).
+test-durations: setup
+	$(PYTEST) $(PYTEST_XDIST) --record-durations tests/durations.json tests
 
 lint: setup lint-ansible sanity docs-check
 

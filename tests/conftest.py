@@ -5,6 +5,7 @@ Every process a fixture starts listens on a free loopback port and is stopped by
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -23,6 +24,34 @@ from tests.support.mlflow_server import (  # noqa: E402  pylint: disable=wrong-i
     MlflowServer, start_mlflow_server, write_basic_auth_ini)
 from tests.support.postgres import PostgresInstance  # noqa: E402  pylint: disable=wrong-import-position
 from tests.support.s3 import S3Server, start_s3_server  # noqa: E402  pylint: disable=wrong-import-position
+from tests.support.scheduling import LongestFirstScheduling  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-durations", metavar="FILE", default=None,
+                     help="write each test's seconds (setup + call + teardown) as JSON, e.g. tests/durations.json")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` (make test): module units, e2e scenarios one by one, longest first, one long unit per
+    worker at a time (tests/support/scheduling.py)."""
+    if config.getvalue("dist") == "loadscope":
+        return LongestFirstScheduling(config, log)
+    return None
+
+
+_DURATIONS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--record-durations")
+    if path and not hasattr(session.config, "workerinput") and _DURATIONS:
+        recorded = {nodeid: round(seconds, 1) for nodeid, seconds in sorted(_DURATIONS.items())}
+        Path(path).write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""One sandbox with real processes for the whole e2e session; each test deploys into its own namespace."""
+"""One sandbox with real processes per pytest worker (tests/README.md, "Concurrency"); each test deploys into its
+own namespace, but for the tests of test_shared_installation.py, which share one."""
 
 from __future__ import annotations
 
@@ -22,4 +23,4 @@ def fixture_namespace(sandbox: Sandbox) -> Iterator[str]:
     """A namespace name for one MLflow installation; deleted (with every process in it) afterwards."""
     name = f"e2e-{uuid.uuid4().hex[:6]}"
     yield name
-    sandbox.cluster.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False)
+    sandbox.delete_namespace(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ import requests
 import yaml
 
 from tests.sandbox.cluster import SandboxCluster
+from tests.sandbox.runtime_stack import Stack
 from tests.support.ansible_run import PlaybookRun, run_playbook
 from tests.support.mlflow_server import MlflowServer
 from tests.support.versions import REPO_ROOT
@@ -46,6 +48,10 @@ class Sandbox:
     def stop(self) -> None:
         self.cluster.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def delete_namespace(self, name: str) -> None:
+        """Delete a namespace and wait until it is gone, with every process in it."""
+        self.cluster.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -227,3 +233,18 @@ def failure_message(run: PlaybookRun) -> str:
 def assert_ok(run: PlaybookRun) -> None:
     """A playbook run succeeded; otherwise fail with its own error message (or the end of its output)."""
     assert run.returncode == 0, failure_message(run) or (run.stdout[-3000:] + run.stderr[-2000:])
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def wait_for_base_backup(sandbox: Sandbox, namespace: str) -> None:
+    stack = Stack(sandbox.cluster, namespace)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        backups = stack.items("backups.postgresql.cnpg.io")
+        if any((b.get("status") or {}).get("phase") == "completed" for b in backups):
+            return
+        time.sleep(2)
+    raise AssertionError("no completed base backup")

@@ -21,8 +21,8 @@ import psycopg2
 import pytest
 
 from tests.e2e import faults
-from tests.e2e.sandbox_flows import Prober, Sandbox, assert_ok, failure_message
-from tests.e2e.test_recover_drill import run_names, wait_for_base_backup
+from tests.e2e.sandbox_flows import Prober, Sandbox, assert_ok, failure_message, wait_for_base_backup
+from tests.e2e.test_recover_drill import run_names
 from tests.sandbox.runtime_stack import Stack
 from tests.support.net import wait_for
 

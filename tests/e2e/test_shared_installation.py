@@ -1,0 +1,106 @@
+"""Playbook runs that must leave an installation as they found it, on one installation this module deploys once:
+a second deploy.yml (no change) and its --check, upgrades refused before any change, recover.yml refusing a target
+outside the recovery window, a drill that restores elsewhere, the backup check.
+
+Each test here only reads the installation or must not change it (several assert it); that is why they can share
+one, deployed by deploy.yml in the `installation` fixture (whose run must succeed). A test that upgrades, recovers
+or breaks an installation deploys its own, in another module. The scheduler keeps this module on one worker, its
+tests in this order (tests/support/scheduling.py)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.sandbox_flows import Sandbox, assert_ok, changed_tasks, failure_message, wait_for_base_backup
+from tests.e2e.test_recover_drill import CLUSTER
+from tests.sandbox.runtime_stack import Stack
+
+pytestmark = pytest.mark.slow
+VERSION = "3.5.0"
+
+
+@pytest.fixture(name="installation", scope="module")
+def fixture_installation(sandbox: Sandbox) -> Iterator[str]:
+    """The namespace of MLflow VERSION deployed by deploy.yml, with its first base backup completed."""
+    namespace = f"e2e-shared-{uuid.uuid4().hex[:6]}"
+    assert_ok(sandbox.deploy(namespace, VERSION))
+    wait_for_base_backup(sandbox, namespace)
+    yield namespace
+    sandbox.delete_namespace(namespace)
+
+
+def test_deploy_twice_changes_nothing_the_second_time_and_check_mode_is_inert(sandbox: Sandbox, installation: str):
+    namespace = installation  # the first deploy.yml run is the fixture's, which asserts it succeeded
+    assert sandbox.mlflow(namespace).version_string() == VERSION
+
+    second = sandbox.deploy(namespace, VERSION)
+    assert_ok(second)
+    assert changed_tasks(second) == []
+
+    before = sandbox.snapshot()
+    checked = sandbox.deploy(namespace, VERSION, check=True, diff=True)
+    assert_ok(checked)
+    assert sandbox.snapshot() == before
+
+
+def test_a_bad_tag_and_a_downgrade_are_refused_before_anything_changes(sandbox: Sandbox, installation: str):
+    namespace = installation
+    before = sandbox.snapshot()
+    bad = sandbox.run("upgrade", namespace, VERSION, extra_vars={"mlflow_tag": "latest"})
+    assert bad.returncode != 0 and "is not an MLflow release version" in failure_message(bad)
+    down = sandbox.run("upgrade", namespace, VERSION, extra_vars={"mlflow_tag": "3.4.0"})
+    assert down.returncode != 0 and "MLflow schemas cannot be" in failure_message(down)
+    assert sandbox.snapshot() == before
+
+
+def test_recover_refuses_a_target_outside_the_window_before_changing_anything(sandbox: Sandbox, installation: str):
+    namespace = installation
+    before = sandbox.snapshot()
+    too_early = sandbox.run("recover", namespace, VERSION, extra_vars={"recovery_target_time": "2020-01-01T00:00:00Z"})
+    assert too_early.returncode != 0
+    assert "first recoverability point" in failure_message(too_early)
+    naive = sandbox.run("recover", namespace, VERSION, extra_vars={"recovery_target_time": "2026-01-01T00:00:00"})
+    assert naive.returncode != 0 and "zone" in failure_message(naive)
+    assert sandbox.snapshot() == before
+
+
+def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(sandbox: Sandbox, installation: str, tmp_path: Path):
+    namespace = installation
+    client = sandbox.mlflow(namespace)
+    experiment = client.create_experiment("drill")
+    client.log_run(experiment, "after-the-base-backup")
+    Stack(sandbox.cluster, namespace).switch_wal_and_wait_archived(CLUSTER)
+    production = {key: value for key, value in sandbox.snapshot().items() if key[1] == namespace}
+    s3_before = sorted(o["Key"] for o in sandbox.s3().list_objects_v2(Bucket="mlflow-backups",
+                                                                      Prefix=f"{namespace}/")["Contents"])
+
+    drill = sandbox.run("recovery_drill", namespace, VERSION, extra_vars={"drill_report_dir": str(tmp_path)})
+    assert_ok(drill)
+    report = json.loads(next(tmp_path.glob("drill-*.json")).read_text())
+    assert report["result"] == "passed"
+    assert report["rto_seconds"] > 0
+    # The last run's WAL was archived before the drill: a real recovery would lose nothing.
+    assert report["rpo_basis"] == "production's newest run"
+    assert report["rpo_seconds"] == 0
+    assert report["wal_replayed_past_base_backup"] is True
+    assert report["runs"] == 1
+    namespaces = [item["metadata"]["name"] for item in sandbox.cluster.get("namespaces")["items"]]
+    assert report["drill_namespace"] not in namespaces
+    assert {key: value for key, value in sandbox.snapshot().items() if key[1] == namespace} == production
+    s3_after = sorted(o["Key"] for o in sandbox.s3().list_objects_v2(Bucket="mlflow-backups",
+                                                                     Prefix=f"{namespace}/")["Contents"])
+    assert [key for key in s3_after if key not in s3_before and "/wals/" not in key] == []
+    assert not [key for key in s3_after if "-drill/" in key], "the drill archived into the backup store"
+
+
+def test_backup_check_passes_on_a_healthy_cluster(sandbox: Sandbox, installation: str):
+    namespace = installation
+    checked = sandbox.run("backup_check", namespace, VERSION)
+    assert_ok(checked)
+    stale = sandbox.run("backup_check", namespace, VERSION, extra_vars={"mlflow_backup_max_age_hours": 0})
+    assert stale.returncode != 0 and "the newest base backup is" in failure_message(stale)
