@@ -172,8 +172,11 @@ def kill_group(process: subprocess.Popen) -> None:
 
 
 def wait_while_running(process: Callable[[], bool], condition: Callable[[], Any], timeout: float,
-                       what: str) -> Any:
-    """Poll `condition` while `process()` says the playbook still runs; fail if it ended or time ran out first."""
+                       what: str, interval: float = 1.0) -> Any:
+    """Poll `condition` while `process()` says the playbook still runs; fail if it ended or time ran out first.
+
+    Each poll runs clients (kubectl, the helm double: a Python process each) that take CPU from the scenarios
+    running beside this one; poll faster (`interval`) only to catch a short window."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()
@@ -181,7 +184,7 @@ def wait_while_running(process: Callable[[], bool], condition: Callable[[], Any]
             return found
         if not process():
             raise AssertionError(f"the playbook ended before {what}")
-        time.sleep(0.3)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 

@@ -76,7 +76,7 @@ def test_two_concurrent_upgrades_the_second_stops_at_the_lock(sandbox: Sandbox, 
         first = pool.submit(sandbox.run, "upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
         wait_until(lambda: sandbox.cluster.kubectl("-n", namespace, "get", "lease", "mlops-mlflow-lock",
                                                    check=False).returncode == 0 or first.done(),
-                   600, "the first upgrade to take the lock")
+                   600, "the first upgrade to take the lock", interval=1)
         assert not first.done(), "the first upgrade ended before the second one could start"
         second = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
         first_run = first.result()

@@ -115,11 +115,12 @@ def test_postgres_stopped_during_the_migration_then_the_api_unreachable_mid_upgr
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         upgrade = pool.submit(sandbox.run, "upgrade", namespace, "3.4.0", extra_vars={"mlflow_tag": "3.5.0"})
+        # The table must be locked before the migration reaches it: the Job's pod takes seconds to import MLflow.
         faults.wait_while_running(lambda: not upgrade.done(), lambda: faults.migrate_jobs(sandbox, namespace), 900,
                                   "the migrate Job")
         holder = hold_table(sandbox, namespace, "evaluation_dataset_records")
         faults.wait_while_running(lambda: not upgrade.done(), lambda: migration_waiting(sandbox, namespace), 300,
-                                  "the migration to wait for the table lock")
+                                  "the migration to wait for the table lock", interval=0.3)
         stopped = faults.stop_postgres(sandbox, namespace, CLUSTER)
         holder.join(timeout=30)
         failed = upgrade.result()
