@@ -72,9 +72,9 @@ def test_units_are_modules_but_e2e_scenarios_go_one_by_one_unless_they_share_an_
 
 
 def test_the_costliest_units_start_first_each_with_a_short_unit_queued_behind(start):
-    _, (first, second, third) = start(3)
-    assert first.sent == [["tests/e2e/test_flows.py::test_long_scenario"], ["tests/unit/test_a.py::test_one",
-                                                                           "tests/unit/test_a.py::test_two"]]
+    first, second, third = start(3)[1]
+    assert first.sent == [["tests/e2e/test_flows.py::test_long_scenario"],
+                          ["tests/unit/test_a.py::test_one", "tests/unit/test_a.py::test_two"]]
     assert second.sent == [["tests/e2e/test_shared_installation.py::test_first",
                             "tests/e2e/test_shared_installation.py::test_second"], ["tests/unit/test_b.py::test_one"]]
     assert third.sent == [["tests/sandbox/test_runtime_deploy.py::test_first",
@@ -83,8 +83,8 @@ def test_the_costliest_units_start_first_each_with_a_short_unit_queued_behind(st
 
 def test_a_worker_never_holds_two_long_units_while_short_ones_are_left(start):
     scheduler, (worker,) = start(1)
-    assert worker.sent == [["tests/e2e/test_flows.py::test_long_scenario"], ["tests/unit/test_a.py::test_one",
-                                                                            "tests/unit/test_a.py::test_two"]]
+    assert worker.sent == [["tests/e2e/test_flows.py::test_long_scenario"],
+                           ["tests/unit/test_a.py::test_one", "tests/unit/test_a.py::test_two"]]
     # The long scenario finishes; the worker now runs a short unit and gets the next long one behind it.
     scheduler.mark_test_complete(worker, COLLECTION.index("tests/e2e/test_flows.py::test_long_scenario"))
     assert worker.sent[-1] == ["tests/e2e/test_shared_installation.py::test_first",
