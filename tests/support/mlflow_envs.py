@@ -58,7 +58,8 @@ def ensure_mlflow_venv(version: str) -> Path:
         subprocess.run([uv, "venv", "--quiet", "--clear", "--python", BASE_PYTHON, str(target)],
                        check=True, env=env, capture_output=True, text=True)
         result = subprocess.run(
-            [uv, "pip", "install", "--quiet", "--python", str(target / "bin" / "python"), *requirements_for(version)],
+            [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(target / "bin" / "python"),
+             *requirements_for(version)],
             env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             # No half-built venv left behind for the next caller to trip over.
