@@ -27,6 +27,20 @@ GROUP_VARS = yaml.safe_load((INVENTORY / "group_vars" / "all" / "main.yml").read
 ADMIN = (GROUP_VARS["mlflow_admin_username"], GROUP_VARS["mlflow_admin_password"])
 BUCKETS = ("mlflow-backups", "mlflow-artifacts")
 FRESH = {"Connection": "close"}
+# The kinds the flows touch, by the name kubectl takes, with the group and kind their objects carry.
+SNAPSHOT_KINDS = {
+    "namespaces": ("", "Namespace"), "secrets": ("", "Secret"), "configmaps": ("", "ConfigMap"),
+    "services": ("", "Service"), "deployments": ("apps", "Deployment"), "jobs": ("batch", "Job"),
+    "leases": ("coordination.k8s.io", "Lease"),
+    "clusters.postgresql.cnpg.io": ("postgresql.cnpg.io", "Cluster"),
+    "backups.postgresql.cnpg.io": ("postgresql.cnpg.io", "Backup"),
+    "scheduledbackups.postgresql.cnpg.io": ("postgresql.cnpg.io", "ScheduledBackup"),
+    "databases.postgresql.cnpg.io": ("postgresql.cnpg.io", "Database"),
+    "objectstores.barmancloud.cnpg.io": ("barmancloud.cnpg.io", "ObjectStore"),
+    "routes.route.openshift.io": ("route.openshift.io", "Route"),
+    "buildconfigs.build.openshift.io": ("build.openshift.io", "BuildConfig"),
+    "imagestreams.image.openshift.io": ("image.openshift.io", "ImageStream"),
+}
 
 
 @dataclass
@@ -131,28 +145,13 @@ class Sandbox:
     def kubectl_json(self, *args: str) -> dict[str, Any]:
         return self.cluster.get(*args)
 
-    # The kinds the flows touch, by the name kubectl takes, with the group and kind their objects carry.
-    SNAPSHOT_KINDS = {
-        "namespaces": ("", "Namespace"), "secrets": ("", "Secret"), "configmaps": ("", "ConfigMap"),
-        "services": ("", "Service"), "deployments": ("apps", "Deployment"), "jobs": ("batch", "Job"),
-        "leases": ("coordination.k8s.io", "Lease"),
-        "clusters.postgresql.cnpg.io": ("postgresql.cnpg.io", "Cluster"),
-        "backups.postgresql.cnpg.io": ("postgresql.cnpg.io", "Backup"),
-        "scheduledbackups.postgresql.cnpg.io": ("postgresql.cnpg.io", "ScheduledBackup"),
-        "databases.postgresql.cnpg.io": ("postgresql.cnpg.io", "Database"),
-        "objectstores.barmancloud.cnpg.io": ("barmancloud.cnpg.io", "ObjectStore"),
-        "routes.route.openshift.io": ("route.openshift.io", "Route"),
-        "buildconfigs.build.openshift.io": ("build.openshift.io", "BuildConfig"),
-        "imagestreams.image.openshift.io": ("image.openshift.io", "ImageStream"),
-    }
-
     def snapshot(self) -> dict[str, Any]:
         """Every object of every kind the flows touch: what a client wrote (spec, data, labels, annotations,
         generation), not the status controllers keep updating (which moves resourceVersion by itself)."""
-        by_kind = {kind: name for name, kind in self.SNAPSHOT_KINDS.items()}
+        by_kind = {kind: name for name, kind in SNAPSHOT_KINDS.items()}
         state = {}
         # One kubectl process lists every kind (a snapshot is taken before and after most runs).
-        for item in self.cluster.get(",".join(self.SNAPSHOT_KINDS), "-A")["items"]:
+        for item in self.cluster.get(",".join(SNAPSHOT_KINDS), "-A")["items"]:
             name = by_kind[(item["apiVersion"].rpartition("/")[0], item["kind"])]
             meta = item["metadata"]
             written = {"spec": item.get("spec"), "data": item.get("data"), "labels": meta.get("labels"),
