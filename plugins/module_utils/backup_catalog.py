@@ -164,8 +164,10 @@ def _backup_list(backups) -> str:
 def choose_backup(catalog: ServerCatalog, target=None, backup_id: str | None = None):
     """The base backup recovery will use, and warnings; `target` is an aware datetime or None (latest).
 
-    CloudNativePG picks the newest completed backup that ends at or before the target; a `backup_id` is checked
-    (exists, completed, ends at or before the target) and reported when the recovery will start elsewhere.
+    The Barman Cloud Plugin picks, in its catalog sorted by begin time, the newest completed backup whose end is
+    not after the target (cloudnative-pg/barman-cloud, pkg/catalog/catalog.go, findClosestBackupFromTargetTime);
+    the sandbox applies the same rule. A `backup_id` is checked (exists, completed, ends at or before the target)
+    and reported when the recovery will start elsewhere.
     """
     done = catalog.done_backups
     usable = [b for b in done if target is None or b.end_time <= target]
@@ -191,7 +193,7 @@ def choose_backup(catalog: ServerCatalog, target=None, backup_id: str | None = N
     chosen = usable[-1]
     if backup_id is not None and chosen.backup_id != backup_id:
         warnings.append(
-            "CloudNativePG starts a recovery from the newest completed backup that ends before the target, so it "
+            "CloudNativePG starts a recovery from the newest completed backup that ends at or before the target, so it "
             "will use %s, not backup_id %s; both reach the same target (%s replays less WAL)."
             % (chosen.backup_id, backup_id, chosen.backup_id))
     return chosen, warnings

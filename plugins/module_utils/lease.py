@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 
-MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import format_utc, parse_timestamp
 
 
 class LockHeld(Exception):
@@ -21,33 +21,18 @@ class LockHeld(Exception):
         super().__init__(holder)
 
 
-def format_micro_time(moment):
-    """A Kubernetes MicroTime string (UTC, microseconds)."""
-    return moment.astimezone(datetime.timezone.utc).strftime(MICRO_TIME_FORMAT)
-
-
-def parse_micro_time(value):
-    """Parse a MicroTime / RFC 3339 time as the API returns it; None for None."""
-    if not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    if "." not in text:
-        head, sep, zone = text.rpartition("+")
-        text = head + ".000000" + sep + zone if sep else text + ".000000"
-    return datetime.datetime.fromisoformat(text)
-
-
 def lease_info(lease, now):
     """Who holds `lease` (a dict as the API returns it) and whether that hold has expired at `now`."""
     spec = (lease or {}).get("spec") or {}
     holder = spec.get("holderIdentity")
-    renewed = parse_micro_time(spec.get("renewTime") or spec.get("acquireTime"))
+    renewed_text = spec.get("renewTime") or spec.get("acquireTime")
+    renewed = parse_timestamp(renewed_text) if renewed_text else None
     duration = int(spec.get("leaseDurationSeconds") or 0)
     expires = renewed + datetime.timedelta(seconds=duration) if renewed else None
     return {
         "holder": holder,
-        "renewed": format_micro_time(renewed) if renewed else None,
-        "expires": format_micro_time(expires) if expires else None,
+        "renewed": format_utc(renewed, micro=True) if renewed else None,
+        "expires": format_utc(expires, micro=True) if expires else None,
         "expired": holder is None or expires is None or expires <= now,
     }
 
@@ -73,11 +58,12 @@ def lease_spec(holder, now, duration_seconds, previous=None):
     previous = previous or {}
     same_holder = previous.get("holderIdentity") == holder
     transitions = int(previous.get("leaseTransitions") or 0)
+    now_text = format_utc(now, micro=True)
     return {
         "holderIdentity": holder,
         "leaseDurationSeconds": int(duration_seconds),
-        "acquireTime": previous.get("acquireTime") if same_holder and previous.get("acquireTime") else format_micro_time(now),
-        "renewTime": format_micro_time(now),
+        "acquireTime": previous.get("acquireTime") if same_holder and previous.get("acquireTime") else now_text,
+        "renewTime": now_text,
         "leaseTransitions": transitions if same_holder or not previous else transitions + 1,
     }
 

@@ -21,12 +21,12 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions impo
     tail,
     uri_secrets,
 )
-from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import (
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import helper_program
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_runner import (
     ENV_AUTH_CONFIG,
     ENV_AUTH_URI,
     ENV_CONNECT_TIMEOUT,
     ENV_TRACKING_URI,
-    helper_program,
 )
 
 NAME_LABEL = "app.kubernetes.io/name"

@@ -1,10 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the mlops.mlflow collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""RFC 3339 times for recovery targets: parse with a mandatory zone, normalise to UTC.
+"""The collection's one timestamp helper: RFC 3339 times in, aware UTC datetimes out, and back.
 
-CloudNativePG reads a target time without a zone as UTC, which silently shifts a recovery by the operator's offset;
-so a zone is required here, and the value written to the values file is the UTC form.
+- `parse_target_time`: a recovery target a person wrote. CloudNativePG reads a target time without a zone as UTC,
+  which silently shifts a recovery by the operator's offset; so a zone is required here, and the value written to
+  the values file is the UTC form.
+- `parse_timestamp`: a time a program wrote (barman's backup.info, the Kubernetes API's Time and MicroTime).
+- `format_utc`: `...Z` text of an aware datetime, with microseconds always (`micro=True`, a Kubernetes MicroTime) or
+  only when not zero.
 """
 
 from __future__ import annotations
@@ -76,9 +80,10 @@ def _parse_zone(zone: str) -> datetime.timezone:
 
 
 def parse_timestamp(value: str) -> datetime.datetime:
-    """Parse a timestamp written by barman (ISO 8601, `T` or space, optional zone, or ctime); naive means UTC.
+    """Parse a timestamp a program wrote (ISO 8601, `T` or space, optional zone, or ctime); naive means UTC.
 
-    barman-cloud writes `2026-11-20 00:00:02.123456+00:00` in backup.info; old versions wrote ctime strings.
+    barman-cloud writes `2026-11-20 00:00:02.123456+00:00` in backup.info (old versions wrote ctime strings); the
+    Kubernetes API writes `2026-11-20T00:00:02Z` (Time) and `2026-11-20T00:00:02.123456Z` (MicroTime).
     """
     text = str(value).strip()
     match = _RFC3339.match(text)
@@ -93,10 +98,11 @@ def parse_timestamp(value: str) -> datetime.datetime:
         raise ValueError("%r is not a timestamp barman writes" % text) from None
 
 
-def format_utc(instant: datetime.datetime) -> str:
-    """`YYYY-MM-DDTHH:MM:SS[.ffffff]Z` of an aware datetime (fraction only when not zero)."""
+def format_utc(instant: datetime.datetime, micro: bool = False) -> str:
+    """`YYYY-MM-DDTHH:MM:SS[.ffffff]Z` of an aware datetime: the fraction always with `micro` (the Kubernetes
+    MicroTime format, which a Lease's times must have), else only when not zero."""
     utc = instant.astimezone(datetime.timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
+    if micro or utc.microsecond:
         text += ".%06d" % utc.microsecond
     return text + "Z"

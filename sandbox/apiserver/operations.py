@@ -8,7 +8,6 @@ versioned exactly like a client's.
 from __future__ import annotations
 
 import copy
-import datetime
 import ipaddress
 import random
 import string
@@ -16,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import timestamps
 from . import defaults, errors, managed, patch as patches, semantics, validation
 from .conform import Conformer
 from .resources import Registry, ResourceType
@@ -27,7 +27,7 @@ NAMESPACE_KEY = ("", "namespaces")
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.now()
 
 
 @dataclass

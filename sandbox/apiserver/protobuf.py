@@ -12,6 +12,8 @@ import base64
 import datetime
 from typing import Any
 
+from ..timestamps import format_time
+
 MAGIC = b"k8s\x00"
 
 
@@ -76,7 +78,7 @@ def _time(value: bytes) -> str:
     for number, part in _fields(value):
         if number == 1:
             seconds = part
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc))
 
 
 def _owner_reference(value: bytes) -> dict[str, Any]:

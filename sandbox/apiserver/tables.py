@@ -6,10 +6,10 @@ Age. Only simple `.a.b.c` JSON paths are evaluated.
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Any
 
+from ..timestamps import seconds_since
 from .resources import ResourceType
 
 
@@ -66,8 +66,7 @@ def human_duration(seconds: float) -> str:
 def _age(stamp: str) -> str:
     if not stamp:
         return "<unknown>"
-    created = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return human_duration((datetime.datetime.now(datetime.timezone.utc) - created).total_seconds())
+    return human_duration(seconds_since(stamp))
 
 
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:

@@ -12,14 +12,14 @@ barman-cloud), registers them in `manager.default_controllers()` in place of the
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
+from .. import timestamps
 from .client import Client
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.now()
 
 
 def condition(kind: str, status: bool, reason: str, message: str = "", observed_generation: int | None = None,

@@ -21,8 +21,9 @@ from ..apiserver import errors
 from ..runtime import cron
 from ..runtime.barman import PLUGIN, StoreError, archiver_plugin, object_store
 from ..runtime.postgres import PORT
+from ..timestamps import format_time, parse
 from .base import Controller, condition, now
-from .objectstore import refresh_window, rfc3339
+from .objectstore import refresh_window
 from .util import owner_ref, write_status
 
 LOG = logging.getLogger(__name__)
@@ -118,8 +119,8 @@ class BackupController(Controller):
             if current is not None:
                 write_status(self.client, current, dict(
                     current.get("status") or {}, phase="completed", backupId=info["backup_id"], backupName=name,
-                    startedAt=rfc3339(info["begin_time_iso"]) if info.get("begin_time_iso") else started,
-                    stoppedAt=rfc3339(info["end_time_iso"]) if info.get("end_time_iso") else now(),
+                    startedAt=format_time(parse(info["begin_time_iso"])) if info.get("begin_time_iso") else started,
+                    stoppedAt=format_time(parse(info["end_time_iso"])) if info.get("end_time_iso") else now(),
                     beginWal=info.get("begin_wal") or "", endWal=info.get("end_wal") or "",
                     beginLSN=str(info.get("begin_xlog") or ""), endLSN=str(info.get("end_xlog") or ""),
                     majorVersion=15, error=""))
@@ -162,10 +163,6 @@ class BackupController(Controller):
                     raise
 
 
-def _utc(stamp: str) -> datetime.datetime:
-    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-
-
 class ScheduledBackupController(Controller):
     name = "cnpg-scheduled-backup"
     kind = ("postgresql.cnpg.io/v1", "ScheduledBackup")
@@ -188,8 +185,8 @@ class ScheduledBackupController(Controller):
         current = datetime.datetime.now(datetime.timezone.utc)
         try:
             first_run = not status.get("lastCheckTime")
-            reference = _utc(status["lastScheduleTime"]) if status.get("lastScheduleTime") else \
-                _utc(obj["metadata"]["creationTimestamp"])
+            reference = parse(status["lastScheduleTime"]) if status.get("lastScheduleTime") else \
+                parse(obj["metadata"]["creationTimestamp"])
             due = cron.next_time(spec.get("schedule", ""), reference)
         except cron.CronError as exc:
             write_status(self.client, obj, dict(status, error=str(exc)))
@@ -197,10 +194,10 @@ class ScheduledBackupController(Controller):
         run_now = triggered or (first_run and spec.get("immediate")) or (current >= due and not spec.get("suspend"))
         if run_now:
             self._create_backup(obj, current)
-            status["lastScheduleTime"] = current.strftime("%Y-%m-%dT%H:%M:%SZ")
+            status["lastScheduleTime"] = format_time(current)
             due = cron.next_time(spec.get("schedule", ""), current)
-        status.update(lastCheckTime=current.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                      nextScheduleTime=due.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        status.update(lastCheckTime=format_time(current),
+                      nextScheduleTime=format_time(due))
         status.pop("error", None)
         write_status(self.client, obj, status)
         return max(1.0, min(60.0, (due - datetime.datetime.now(datetime.timezone.utc)).total_seconds()))

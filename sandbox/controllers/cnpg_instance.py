@@ -8,7 +8,6 @@ The sandbox runs the primary only: `spec.instances: N` reports N instances with 
 from __future__ import annotations
 
 import base64
-import datetime
 import logging
 import re
 import shutil
@@ -20,6 +19,7 @@ from ..apiserver import errors
 from ..runtime import archive_timeout
 from ..runtime.barman import StoreError, archiver_plugin, object_store
 from ..runtime.postgres import Instance, PostgresError
+from ..timestamps import parse
 from .base import condition
 
 LOG = logging.getLogger(__name__)
@@ -27,11 +27,6 @@ LOG = logging.getLogger(__name__)
 SKIP_EMPTY_CHECK = "cnpg.io/skipEmptyWalArchiveCheck"
 HIBERNATION = "cnpg.io/hibernation"
 _OWN_CONDITIONS = ("Ready", "ContinuousArchiving")
-
-
-def _parse_time(text: str) -> datetime.datetime:
-    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 def credentials(client: Any, cluster: dict[str, Any]) -> tuple[str, str, str | None]:
@@ -207,14 +202,18 @@ class ClusterRunner:
         # cluster archives nowhere (a drill), as the plugin's sidecar has them from the recovery ObjectStore.
         self.restore_env = dict(store.env)
         target = (recovery.get("recoveryTarget") or {}).get("targetTime")
-        target_time = _parse_time(target) if target else None
-        done = [b for b in store.backups(origin) if b.get("status") == "DONE" and b.get("end_time_iso")]
+        target_time = parse(target) if target else None
+        # The plugin's rule (cloudnative-pg/barman-cloud, pkg/catalog: the catalog sorted by begin time,
+        # findClosestBackupFromTargetTime): the newest completed backup whose end is not after the target.
+        done = sorted((b for b in store.backups(origin) if b.get("status") == "DONE" and b.get("end_time_iso")),
+                      key=lambda b: (parse(b.get("begin_time_iso") or b["end_time_iso"]),
+                                     parse(b["end_time_iso"])))
         if target_time is not None:
-            done = [b for b in done if _parse_time(b["end_time_iso"]) < target_time]
+            done = [b for b in done if parse(b["end_time_iso"]) <= target_time]
         if not done:
             raise StoreError(f"no completed backup of {origin} in {store.destination}"
-                             + (f" ends before {target}" if target else ""))
-        backup = max(done, key=lambda b: _parse_time(b["end_time_iso"]))
+                             + (f" ends at or before {target}" if target else ""))
+        backup = done[-1]
         self.instance.prepare()
         from ..runtime.postgres import _chown_postgres  # pylint: disable=import-outside-toplevel
         _chown_postgres(self.instance.data_dir, 0o700)

@@ -6,11 +6,11 @@ Deployment controller does it (RollingUpdate with maxSurge/maxUnavailable, or Re
 from __future__ import annotations
 
 import copy
-import datetime
 import hashlib
 import json
 import math
 
+from ..timestamps import seconds_since
 from .base import Controller, condition, now
 from .util import owned_by, owner_ref, without_zeros, write_status
 
@@ -27,11 +27,6 @@ def _amount(value, total: int, round_up: bool) -> int:
         exact = int(value[:-1]) * total / 100
         return math.ceil(exact) if round_up else math.floor(exact)
     return int(value)
-
-
-def _seconds_since(stamp: str) -> float:
-    then = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return (datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()
 
 
 class DeploymentController(Controller):
@@ -143,7 +138,7 @@ class DeploymentController(Controller):
             progressing = condition("Progressing", True, "NewReplicaSetAvailable",
                                     f'ReplicaSet "{rs_name}" has successfully progressed.', previous=previous)
         elif not moved and progressing_before.get("lastUpdateTime") and \
-                _seconds_since(progressing_before["lastUpdateTime"]) > deadline:
+                seconds_since(progressing_before["lastUpdateTime"]) > deadline:
             progressing = condition("Progressing", False, "ProgressDeadlineExceeded",
                                     f'ReplicaSet "{rs_name}" has timed out progressing.', previous=previous)
         else:

@@ -5,15 +5,10 @@ Job pods carry the `job-name`/`batch.kubernetes.io/job-name` labels and the Job 
 from __future__ import annotations
 
 import copy
-import datetime
-import time
 
+from ..timestamps import seconds_since
 from .base import Controller, condition, now
 from .util import owner_ref, pod_ready, suffix, without_zeros, write_status
-
-
-def _epoch(stamp: str) -> float:
-    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 class JobController(Controller):
@@ -50,7 +45,7 @@ class JobController(Controller):
             verdict = ("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
         elif failed > spec.get("backoffLimit", 6):
             verdict = ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
-        elif deadline is not None and time.time() - _epoch(status["startTime"]) > deadline:
+        elif deadline is not None and seconds_since(status["startTime"]) > deadline:
             verdict = ("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
         if verdict is not None:
             for pod in active:

@@ -4,22 +4,15 @@ read from the store itself with barman-cloud-backup-list."""
 
 from __future__ import annotations
 
-import datetime
 import logging
 from typing import Any
 
 from ..apiserver import errors
 from ..runtime.barman import StoreError, object_store
+from ..timestamps import format_time, parse
 from .base import Controller
 
 LOG = logging.getLogger(__name__)
-
-
-def rfc3339(iso: str) -> str:
-    moment = datetime.datetime.fromisoformat(iso)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def recovery_window(backups: list[dict[str, Any]]) -> dict[str, str]:
@@ -29,10 +22,10 @@ def recovery_window(backups: list[dict[str, Any]]) -> dict[str, str]:
                     key=lambda b: b["end_time_iso"])
     window = {}
     if done:
-        window["firstRecoverabilityPoint"] = rfc3339(done[0]["end_time_iso"])
-        window["lastSuccessfulBackupTime"] = rfc3339(done[-1]["end_time_iso"])
+        window["firstRecoverabilityPoint"] = format_time(parse(done[0]["end_time_iso"]))
+        window["lastSuccessfulBackupTime"] = format_time(parse(done[-1]["end_time_iso"]))
     if failed:
-        window["lastFailedBackupTime"] = rfc3339(failed[-1]["end_time_iso"])
+        window["lastFailedBackupTime"] = format_time(parse(failed[-1]["end_time_iso"]))
     return window
 
 

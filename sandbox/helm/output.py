@@ -8,18 +8,11 @@ from typing import Any
 
 import yaml
 
+from ..timestamps import parse
+
 
 def _parse_time(stamp: str) -> datetime.datetime | None:
-    if not stamp:
-        return None
-    stamp = stamp.rstrip("Z")
-    if "." in stamp:
-        head, fraction = stamp.split(".", 1)
-        stamp = f"{head}.{fraction[:6]}"
-        fmt = "%Y-%m-%dT%H:%M:%S.%f"
-    else:
-        fmt = "%Y-%m-%dT%H:%M:%S"
-    return datetime.datetime.strptime(stamp, fmt).replace(tzinfo=datetime.timezone.utc)
+    return parse(stamp) if stamp else None
 
 
 def go_time(stamp: str) -> str:

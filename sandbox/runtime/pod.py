@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..apiserver import errors
+from ..timestamps import format_time
 from . import images, podspec
 from .probes import Probe, wait_step
 from .processes import Process
@@ -30,7 +31,7 @@ MAX_GRACE = 10.0
 
 def stamp(when: float | None = None) -> str:
     moment = datetime.datetime.fromtimestamp(when if when is not None else time.time(), datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(moment)
 
 
 class PodRunner:

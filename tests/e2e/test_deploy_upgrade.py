@@ -54,7 +54,7 @@ def test_upgrade_without_schema_change_is_a_rolling_update_without_downtime(sand
     assert sandbox.mlflow(namespace).version_string() == "3.5.1"
     assert served_runs(sandbox, namespace, experiment) == runs
     assert not any("Stop MLflow" in name for name in changed_tasks(upgraded))
-    assert len(prober.results) > 50
+    assert len(prober.results) > 50 and prober.api_calls > 10
     assert prober.failures == 0, (f"{prober.failures} failed probes, longest outage {prober.longest_outage():.1f}s: "
                                   f"{prober.errors}")
 

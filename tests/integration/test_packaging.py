@@ -1,7 +1,11 @@
 """What the collection ships, and what its execution environment declares."""
 
 import ast
+import os
+import secrets
+import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -17,9 +21,16 @@ CORE = {"ansible", "ansible_collections", "yaml", "jinja2", "__future__"}
 FOR_DEPENDENCIES = {"jsonpatch"}
 
 
+# Runs in the Python of the target MLflow (its image or venv has MLflow, alembic, SQLAlchemy and werkzeug), never in
+# the execution environment: mlflow_migrate ships it as a helper program.
+TARGET_PYTHON_ONLY = {"mlflow_migrate_runner.py"}
+
+
 def third_party_imports() -> set[str]:
     names = set()
     for path in (REPO_ROOT / "plugins").rglob("*.py"):
+        if path.name in TARGET_PYTHON_ONLY:
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names |= {alias.name.split(".")[0] for alias in node.names}
@@ -53,6 +64,59 @@ def test_collection_tarball_ships_the_chart_roles_and_playbooks_not_the_test_inf
         assert shipped in names, shipped
     for prefix in ("tests/", "sandbox/", "benchmarks/", ".venv/", ".cache/", "collections/", "build/"):
         assert not any(name.startswith(prefix) for name in names), prefix
+
+
+# What the tarball holds at its top level: the collection's content, nothing a tool left in the checkout.
+SHIPPED_TOP_LEVEL = {"MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.rst", "ansible.cfg",
+                     "execution-environment.yml", "awx", "changelogs", "charts", "docs", "inventories", "meta",
+                     "playbooks", "plugins", "roles"}
+
+
+def test_tarball_built_after_the_sandbox_and_the_tests_ran_holds_no_state_cache_or_secret(tmp_path: Path):
+    """The tools' state and cache folders (the sandbox's `.sandbox/`, whose audit log records Secret bodies,
+    pytest's and hypothesis' caches) are made for real in a copy of the checkout, then the collection is built."""
+    checkout = tmp_path / "checkout"
+    # The checkout's files as git sees them (tracked, and new ones not ignored), without anything a tool made.
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
+                            capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        if not (REPO_ROOT / name).is_file():
+            continue  # deleted in the work tree
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, checkout / name)
+    env = dict(os.environ, MLOPS_SCHEMAS_DIR=str(REPO_ROOT.parent / "shared" / "schemas"))
+    env.pop("SANDBOX_STATE_DIR", None)
+    marker = secrets.token_hex(16)
+    sandbox = [sys.executable, "-m", "sandbox"]
+    subprocess.run([*sandbox, "up", "--stand-ins"], cwd=checkout, env=env, check=True, capture_output=True)
+    try:
+        subprocess.run(["/usr/bin/kubectl", "--kubeconfig", str(checkout / ".sandbox" / "kubeconfig"), "create",
+                        "secret", "generic", "leak-check", f"--from-literal=password={marker}"],
+                       env=env, check=True, capture_output=True)
+    finally:
+        subprocess.run([*sandbox, "down"], cwd=checkout, env=env, check=True, capture_output=True)
+    assert marker in (checkout / ".sandbox" / "audit.jsonl").read_text(), "the audit log did not record the Secret"
+    # The copy's tests import the collection as `make setup` links it (collections/ansible_collections/mlops/mlflow).
+    (checkout / "collections" / "ansible_collections" / "mlops").mkdir(parents=True)
+    (checkout / "collections" / "ansible_collections" / "mlops" / "mlflow").symlink_to(checkout)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/unit/test_cluster_name.py"], cwd=checkout,
+                           env=env, capture_output=True, text=True, check=False)
+    assert tests.returncode == 0, tests.stdout[-2000:]
+    assert (checkout / ".hypothesis").is_dir() and (checkout / ".pytest_cache").is_dir()
+
+    subprocess.run([str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path),
+                    str(checkout)], check=True, capture_output=True, text=True)
+    with tarfile.open(next(tmp_path.glob("mlops-mlflow-*.tar.gz"))) as archive:
+        members = [member for member in archive.getmembers() if member.isfile()]
+        top_level = {member.name.split("/")[0] for member in members}
+        leaking = [member.name for member in members if marker.encode() in archive.extractfile(member).read()]
+    assert top_level <= SHIPPED_TOP_LEVEL, f"shipped but not collection content: {top_level - SHIPPED_TOP_LEVEL}"
+    assert not leaking, f"the Secret's value is inside the tarball: {leaking}"
+    names = {member.name for member in members}
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+    # The sandbox's inventory holds the sandbox's credentials and is useless without the sandbox (not shipped).
+    assert not any(name.startswith("inventories/sandbox/") for name in names)
+    assert "inventories/example/hosts.yml" in names
 
 
 def test_execution_environment_context_is_created(tmp_path: Path):

@@ -5,15 +5,16 @@ import datetime
 import pytest
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.lease import (
-    LockHeld, format_micro_time, lease_info, lease_spec, parse_micro_time, plan_acquire, plan_release)
+    LockHeld, lease_info, lease_spec, plan_acquire, plan_release)
+from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import format_utc, parse_timestamp
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 
 def lease(holder, renewed_minutes_ago, duration=600):
     renewed = NOW - datetime.timedelta(minutes=renewed_minutes_ago)
-    return {"spec": {"holderIdentity": holder, "renewTime": format_micro_time(renewed),
-                     "acquireTime": format_micro_time(renewed), "leaseDurationSeconds": duration}}
+    return {"spec": {"holderIdentity": holder, "renewTime": format_utc(renewed, micro=True),
+                     "acquireTime": format_utc(renewed, micro=True), "leaseDurationSeconds": duration}}
 
 
 def test_free_namespace_creates():
@@ -48,17 +49,17 @@ def test_spec_keeps_acquire_time_on_renew_and_counts_transitions():
     old["leaseTransitions"] = 2
     renewed = lease_spec("run-a", NOW, 600, old)
     assert renewed["acquireTime"] == old["acquireTime"]
-    assert renewed["renewTime"] == format_micro_time(NOW)
+    assert renewed["renewTime"] == format_utc(NOW, micro=True)
     assert renewed["leaseTransitions"] == 2
     taken = lease_spec("run-b", NOW, 600, old)
-    assert taken["acquireTime"] == format_micro_time(NOW)
+    assert taken["acquireTime"] == format_utc(NOW, micro=True)
     assert taken["leaseTransitions"] == 3
 
 
 @pytest.mark.parametrize("value", ["2026-11-30T12:00:00Z", "2026-11-30T12:00:00.000000Z",
                                    "2026-11-30T12:00:00+00:00"])
-def test_parse_micro_time_variants(value):
-    assert parse_micro_time(value) == NOW
+def test_lease_times_parse_in_every_form_the_api_writes(value):
+    assert parse_timestamp(value) == NOW
 
 
 def test_release_only_our_own_lock():

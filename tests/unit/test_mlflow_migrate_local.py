@@ -6,15 +6,14 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.mlops.mlflow.plugins.module_utils import mlflow_revisions
+from ansible_collections.mlops.mlflow.plugins.module_utils import mlflow_migrate_runner, mlflow_revisions
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import (
-    ENV_AUTH_URI,
-    ENV_TRACKING_URI,
     check_python,
     helper_environment,
     helper_program,
     run_local,
 )
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_runner import ENV_AUTH_URI, ENV_TRACKING_URI
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import event_line, make_plan
 
 TRACKING_URI = "postgresql://app:s3cret%2Fpw@db:5432/mlflow"
@@ -25,7 +24,10 @@ def test_helper_program_is_the_revision_logic_followed_by_the_runner():
     program = helper_program()
     compile(program, "<helper>", "exec")
     assert program.startswith(open(mlflow_revisions.__file__, encoding="utf-8").read())
-    assert "def main(argv)" in program and 'if __name__ == "__main__"' in program
+    runner = open(mlflow_migrate_runner.__file__, encoding="utf-8").read()
+    assert "def main(argv)" in runner and program.endswith(runner[runner.index("# The helper's inputs"):])
+    # The target's Python has no ansible_collections: the runner's import of the revision logic is gone.
+    assert not any("import" in line and "ansible_collections" in line for line in program.splitlines())
 
 
 def test_helper_environment_carries_the_uris_and_nothing_else_secret():
