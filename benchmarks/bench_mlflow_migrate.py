@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 # pylint: disable=wrong-import-position
 from benchmarks import record  # noqa: E402
+from sandbox.runtime.venvs import ensure_mlflow_venv  # noqa: E402
 from tests.support.ansible_run import run_module  # noqa: E402
-from tests.support.mlflow_envs import ensure_mlflow_venv  # noqa: E402
 from tests.support.postgres import PostgresInstance  # noqa: E402
 
 SOURCE_VERSION = "2.22.5"

@@ -15,7 +15,8 @@ description:
     C(MLFLOW_AUTH_CONFIG_PATH)), for example after a CloudNativePG recovery moved the auth database to a new cluster
     and gave it a new application password.
   - Works on a local file (O(path)) or on a key of a Kubernetes Secret (O(secret)), which is updated in place.
-  - Only the parts given among O(host), O(port), O(database), O(username) and O(password) change. The rest of the URI
+  - Only the parts given among O(uri_host), O(uri_port), O(uri_database), O(uri_username) and O(uri_password)
+    change. The rest of the URI
     (scheme, driver, query string such as C(?sslmode=require)) and the rest of the file (comments, other keys and
     sections, key order, case, line endings) stay byte-for-byte.
   - The password is URL-encoded and every C(%) is doubled, because MLflow reads the file with configparser
@@ -29,6 +30,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.files
   - ansible.builtin.action_common_attributes
+  - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
     support: full
@@ -50,8 +52,9 @@ options:
       - The Kubernetes Secret that holds the ini. Its key is decoded, rewritten and, only when the content changes,
         updated in place with a merge patch that carries the Secret's C(resourceVersion) (a concurrent change makes
         the update fail instead of being overwritten). Nothing is written to disk.
-      - Connection settings come from O(k8s_auth) and the C(K8S_AUTH_*) environment variables, as for the
-        C(kubernetes.core) modules.
+      - Connection settings are the C(kubernetes.core) modules' own (O(kubeconfig), O(context), O(host), O(api_key),
+        ... and their C(K8S_AUTH_*) environment variables, which AWX/AAP credentials set); they can be given once
+        for every module of the collection with C(module_defaults) for C(group/mlops.mlflow.k8s).
       - Exactly one of O(path) and O(secret) is required.
     type: dict
     suboptions:
@@ -67,98 +70,27 @@ options:
         description: Key of the Secret that holds the ini.
         type: str
         default: basic-auth.ini
-  k8s_auth:
-    description:
-      - How to reach the Kubernetes API for O(secret); the same settings as the C(kubernetes.core) modules' connection
-        options, grouped here because O(host), O(username) and O(password) of this module describe the database.
-      - Every setting left out falls back to its C(K8S_AUTH_*) environment variable (which AWX/AAP OpenShift or
-        Kubernetes credentials set), then to the in-cluster service account, then to C(~/.kube/config).
-    type: dict
-    suboptions:
-      kubeconfig:
-        description:
-          - Path to a kubeconfig file, or the kubeconfig content as a dictionary. Also C(K8S_AUTH_KUBECONFIG).
-        type: raw
-      context:
-        description: The context of the kubeconfig to use. Also C(K8S_AUTH_CONTEXT).
-        type: str
-      host:
-        description: URL of the Kubernetes API server. Also C(K8S_AUTH_HOST).
-        type: str
-      api_key:
-        description: Token to authenticate with the API. Also C(K8S_AUTH_API_KEY).
-        type: str
-      username:
-        description: Username for HTTP basic authentication with the API (rarely enabled). Also C(K8S_AUTH_USERNAME).
-        type: str
-      password:
-        description: Password for HTTP basic authentication with the API. Also C(K8S_AUTH_PASSWORD).
-        type: str
-      validate_certs:
-        description: Whether to verify the API server's TLS certificate. Also C(K8S_AUTH_VERIFY_SSL).
-        type: bool
-        aliases: [verify_ssl]
-      ca_cert:
-        description: Path to the CA certificate chain of the API server. Also C(K8S_AUTH_SSL_CA_CERT).
-        type: path
-        aliases: [ssl_ca_cert]
-      client_cert:
-        description: Path to a client certificate to authenticate with the API. Also C(K8S_AUTH_CERT_FILE).
-        type: path
-        aliases: [cert_file]
-      client_key:
-        description: Path to the key of O(k8s_auth.client_cert). Also C(K8S_AUTH_KEY_FILE).
-        type: path
-        aliases: [key_file]
-      proxy:
-        description: URL of an HTTP proxy for the API. Also C(K8S_AUTH_PROXY).
-        type: str
-      no_proxy:
-        description: Comma-separated hosts, domains, IPs or CIDRs reached without the proxy. Also C(K8S_AUTH_NO_PROXY).
-        type: str
-      proxy_headers:
-        description: Headers for the HTTP proxy.
-        type: dict
-        suboptions:
-          proxy_basic_auth:
-            description: C(username:password) for the proxy. Also C(K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH).
-            type: str
-          basic_auth:
-            description: C(username:password) for basic authentication. Also C(K8S_AUTH_PROXY_HEADERS_BASIC_AUTH).
-            type: str
-          user_agent:
-            description: The user agent to send. Also C(K8S_AUTH_PROXY_HEADERS_USER_AGENT).
-            type: str
-      persist_config:
-        description: Whether to save refreshed tokens back to the kubeconfig file. Also C(K8S_AUTH_PERSIST_CONFIG).
-        type: bool
-      impersonate_user:
-        description: Username to impersonate. Also C(K8S_AUTH_IMPERSONATE_USER).
-        type: str
-      impersonate_groups:
-        description: Groups to impersonate. Also C(K8S_AUTH_IMPERSONATE_GROUPS) (comma-separated).
-        type: list
-        elements: str
-  host:
+  uri_host:
     description:
       - New database host, for example the C(-rw) service of the recovered cluster (C(pg-cluster-v2-rw)).
       - A hostname (RFC 1123), an IPv4 address or an IPv6 address (with or without brackets; it is written in
         brackets).
     type: str
-  port:
+  uri_port:
     description: New database port, from 1 to 65535.
     type: int
-  database:
+  uri_database:
     description: New database name.
     type: str
-  username:
+  uri_username:
     description: New database user. It is URL-encoded in the URI.
     type: str
-  password:
+  uri_password:
     description:
       - New database password, as the database knows it (not encoded). It is URL-encoded and C(%)-escaped in the
         file, so that MLflow reads back exactly this password.
-      - Needs a username in the URI (or O(username)). Refused when the URI's query string sets a password itself.
+      - Needs a username in the URI (or O(uri_username)). Refused when the URI's query string sets a password
+        itself.
     type: str
   backup:
     description:
@@ -170,7 +102,11 @@ notes:
   - MLflow reads C(database_uri) when the server starts; restart it (for example through a pod-template annotation
     set to RV(checksum)) after a change.
   - C(read_database_uri) (MLflow 3.17+) is not changed; a warning says when it is set.
-  - Options O(mode), O(owner), O(group) and the other file attributes apply to O(path) only.
+  - Options O(mode), O(owner), O(group) and the other file attributes apply to O(path) only; the Kubernetes
+    connection options apply to O(secret) only (with O(path) they are ignored, so that C(module_defaults) may set
+    them for the whole group).
+  - Before version 0.2.0 the URI options were called C(host), C(port), C(database), C(username) and C(password),
+    and the connection settings were grouped under C(k8s_auth).
 seealso:
   - name: MLflow authentication
     description: The basic-auth ini and its keys.
@@ -183,9 +119,9 @@ EXAMPLES = r"""
 - name: Point the local basic-auth.ini at the recovered cluster with its new app password
   mlops.mlflow.basic_auth_rewrite:
     path: /etc/mlflow/basic-auth.ini
-    host: pg-cluster-v2-rw
-    port: 5432
-    password: "{{ new_app_password }}"
+    uri_host: pg-cluster-v2-rw
+    uri_port: 5432
+    uri_password: "{{ new_app_password }}"
     backup: true
     mode: "0600"
   register: auth_ini
@@ -196,8 +132,8 @@ EXAMPLES = r"""
       name: mlflow-auth-config
       namespace: mlflow
       key: basic-auth.ini
-    host: pg-cluster-v2-rw
-    password: "{{ new_app_password }}"
+    uri_host: pg-cluster-v2-rw
+    uri_password: "{{ new_app_password }}"
   register: auth_secret
 
 - name: Restart MLflow only when the ini changed
@@ -219,11 +155,23 @@ EXAMPLES = r"""
     secret:
       name: mlflow-auth-config
       namespace: mlflow
-    k8s_auth:
-      host: https://api.cluster.example.com:6443
-      api_key: "{{ openshift_token }}"
-      ca_cert: /etc/pki/cluster-ca.pem
-    host: pg-cluster-v2-rw
+    host: https://api.cluster.example.com:6443
+    api_key: "{{ openshift_token }}"
+    ca_cert: /etc/pki/cluster-ca.pem
+    uri_host: pg-cluster-v2-rw
+
+- name: The connection settings once for every module of the collection (and kubernetes.core's)
+  module_defaults:
+    group/mlops.mlflow.k8s:
+      kubeconfig: /etc/ansible/kubeconfig
+      context: production
+  block:
+    - name: Point the ini at the recovered cluster
+      mlops.mlflow.basic_auth_rewrite:
+        secret:
+          name: mlflow-auth-config
+          namespace: mlflow
+        uri_host: pg-cluster-v2-rw
 
 - name: Only read the current settings and checksum (nothing given, nothing changes)
   mlops.mlflow.basic_auth_rewrite:
@@ -277,6 +225,7 @@ backup_file:
   sample: /etc/mlflow/basic-auth.ini.2403.2026-11-20@10:21:44~
 """
 
+import copy
 import os
 import tempfile
 import traceback
@@ -296,10 +245,12 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.basic_auth_ini import
 )
 from ansible_collections.mlops.mlflow.plugins.module_utils.sqlalchemy_uri import UriError, format_host, validate_port
 
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
+    AUTH_ARG_SPEC,
+    extract_sensitive_values_from_kubeconfig,
+)
+
 try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
-        extract_sensitive_values_from_kubeconfig,
-    )
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
     HAS_KUBERNETES = True
@@ -308,7 +259,9 @@ except ImportError:
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = traceback.format_exc()
 
-URI_PARTS = ("host", "port", "database", "username", "password")
+# The URI part each option sets.
+URI_OPTIONS = {"uri_host": "host", "uri_port": "port", "uri_database": "database", "uri_username": "username",
+               "uri_password": "password"}
 PATH_ONLY_OPTIONS = ("backup", "mode", "owner", "group", "seuser", "serole", "setype", "selevel", "attributes")
 
 
@@ -317,50 +270,28 @@ class SecretError(Exception):
 
 
 def argument_spec():
-    proxy_headers = dict(
-        proxy_basic_auth=dict(type="str", no_log=True),
-        basic_auth=dict(type="str", no_log=True),
-        user_agent=dict(type="str"),
-    )
-    k8s_auth = dict(
-        kubeconfig=dict(type="raw"),
-        context=dict(type="str"),
-        host=dict(type="str"),
-        api_key=dict(type="str", no_log=True),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        validate_certs=dict(type="bool", aliases=["verify_ssl"]),
-        ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
-        client_cert=dict(type="path", aliases=["cert_file"]),
-        client_key=dict(type="path", aliases=["key_file"], no_log=False),
-        proxy=dict(type="str"),
-        no_proxy=dict(type="str"),
-        proxy_headers=dict(type="dict", options=proxy_headers),
-        persist_config=dict(type="bool"),
-        impersonate_user=dict(type="str"),
-        impersonate_groups=dict(type="list", elements="str"),
-    )
     secret = dict(
         name=dict(type="str", required=True),
         namespace=dict(type="str", required=True),
         key=dict(type="str", default="basic-auth.ini", no_log=False),
     )
-    return dict(
+    spec = dict(
         path=dict(type="path"),
         secret=dict(type="dict", options=secret, no_log=False),
-        k8s_auth=dict(type="dict", options=k8s_auth),
-        host=dict(type="str"),
-        port=dict(type="int"),
-        database=dict(type="str"),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
+        uri_host=dict(type="str"),
+        uri_port=dict(type="int"),
+        uri_database=dict(type="str"),
+        uri_username=dict(type="str"),
+        uri_password=dict(type="str", no_log=True),
         backup=dict(type="bool", default=False),
     )
+    spec.update(copy.deepcopy(AUTH_ARG_SPEC))
+    return spec
 
 
 def uri_changes(params):
     """The URI parts to set, validated before anything is read."""
-    changes = {name: params[name] for name in URI_PARTS if params[name] is not None}
+    changes = {part: params[option] for option, part in URI_OPTIONS.items() if params[option] is not None}
     if "host" in changes:
         format_host(changes["host"])
     if "port" in changes:
@@ -443,11 +374,11 @@ def run_on_secret(module, changes):
     spec = module.params["secret"]
     where = "Secret %s/%s" % (spec["namespace"], spec["name"])
     source = "%s key %s" % (where, spec["key"])
-    auth = dict((name, value) for name, value in (module.params["k8s_auth"] or {}).items() if value is not None)
-    if isinstance(auth.get("kubeconfig"), dict):
-        module.no_log_values.update(extract_sensitive_values_from_kubeconfig(auth["kubeconfig"]))
+    if isinstance(module.params["kubeconfig"], dict):
+        module.no_log_values.update(extract_sensitive_values_from_kubeconfig(module.params["kubeconfig"]))
+    # The connection options as kubernetes.core's client takes them (unset ones fall back to K8S_AUTH_*).
+    auth = {name: module.params[name] for name in AUTH_ARG_SPEC if module.params.get(name) is not None}
     try:
-        # No module passed: its host/username/password options are the database's, not the API server's.
         client = get_api_client(**auth)
         resource = client.resource("Secret", "v1")
         secret = client.get(resource, name=spec["name"], namespace=spec["namespace"]).to_dict()
@@ -500,8 +431,6 @@ def main():
         misplaced = [name for name in PATH_ONLY_OPTIONS if module.params.get(name)]
         if misplaced:
             module.fail_json(msg="%s only apply to path, not to secret: remove them" % ", ".join(misplaced))
-    elif module.params["k8s_auth"]:
-        module.fail_json(msg="k8s_auth only applies to secret, not to path: remove it")
     try:
         changes = uri_changes(module.params)
         runner = run_on_secret if module.params["secret"] else run_on_file

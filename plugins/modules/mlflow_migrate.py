@@ -34,7 +34,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - In local mode, check mode reads the revisions and reports in RV(pending) what a real run would apply.
+      - In local mode, check mode reads the revisions, reports in RV(pending) what a real run would apply, and
+        reports C(changed=true) exactly when a real run would migrate.
       - In job mode the databases are only reachable from the cluster; check mode checks the Secrets and creates
         the Job with a server-side dry-run, and cannot know the revisions (C(changed) is false, with a warning).
   diff_mode:
@@ -452,6 +453,17 @@ def run_job_mode(module):
     return result
 
 
+def would_change(result, check_mode, plan_only):
+    """`changed` as a real run reports it: in check mode, whether a real run would migrate (revisions pending);
+    a plan_only run never changes anything; job mode in check mode cannot read the revisions (it warns) and
+    predicts no change."""
+    if plan_only:
+        return False
+    if check_mode:
+        return any((result.get("pending") or {}).values())
+    return bool(result.get("changed"))
+
+
 def diff_of(result, check_mode):
     before, after = {}, {}
     for chain in ("tracking", "auth"):
@@ -497,7 +509,7 @@ def main():
     for warning in result.get("warnings") or []:
         module.warn(warning)
     output = {key: result.get(key) for key in RESULT_KEYS + ("job_name", "job_kept") if key in result}
-    output["changed"] = bool(result.get("changed")) and not params["plan_only"]
+    output["changed"] = would_change(result, module.check_mode, params["plan_only"])
     output["duration"] = round(time.monotonic() - started, 3)
     if module._diff:  # pylint: disable=protected-access
         output["diff"] = diff_of(result, module.check_mode)

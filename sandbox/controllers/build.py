@@ -100,7 +100,7 @@ class BuildController(Controller):
 
     def _build(self, obj, namespace, name, started):
         try:
-            from tests.support.mlflow_envs import ensure_mlflow_venv  # pylint: disable=import-outside-toplevel
+            from ..runtime.venvs import ensure_mlflow_venv  # pylint: disable=import-outside-toplevel
             version = build_version(obj)
             if version is None:
                 raise RuntimeError("the sandbox builds MLflow images only: no mlflow[auth]==<version> in the "

@@ -12,9 +12,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.paths import BARMAN_VENV
-
 from .processes import as_user
+from .venvs import BARMAN_VENV
 
 PLUGIN = "barman-cloud.cloudnative-pg.io"
 

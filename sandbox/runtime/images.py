@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.mlflow_envs import ensure_mlflow_venv
+from .venvs import ensure_mlflow_venv
 
 INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000"
 _MLFLOW = re.compile(r"(?:^|/)mlflow(?:-[a-z0-9.-]+)?:v?(?P<version>\d+\.\d+\.\d+)$")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from sandbox.runtime.venvs import ensure_mlflow_venv
 from tests.chart.pod_runner import process_spec, run_to_completion
 from tests.chart.render import OPENSHIFT_API_VERSIONS, one, render
-from tests.support.mlflow_envs import ensure_mlflow_venv
 from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, write_basic_auth_ini
 from tests.support.net import free_port, wait_for
 

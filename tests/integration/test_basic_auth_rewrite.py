@@ -20,9 +20,10 @@ from urllib.parse import quote
 
 import psycopg2
 import pytest
+import yaml
 
-from tests.support.ansible_run import run_module
-from tests.support.mlflow_envs import ensure_mlflow_venv
+from sandbox.runtime.venvs import ensure_mlflow_venv
+from tests.support.ansible_run import run_module, run_playbook
 from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, escape_ini_value, start_mlflow_server
 from tests.support.paths import PG_BIN
 
@@ -114,7 +115,7 @@ def test_mlflow_authenticates_against_the_recovered_copy(new_password, auth_db_s
     original = auth_ini_text(old_uri, newline="\r\n").encode("utf-8")
     ini.write_bytes(original)
     ini.chmod(0o640)
-    args = {"path": str(ini), "host": "localhost", "port": recovered.port, "password": new_password,
+    args = {"path": str(ini), "uri_host": "localhost", "uri_port": recovered.port, "uri_password": new_password,
             "backup": True, "mode": "0600"}
 
     preview = run_module(MODULE, args, check=True, diff=True, verbosity=3)
@@ -174,7 +175,7 @@ def ini_file(work_dir) -> Path:
 def test_check_mode_with_diff_writes_nothing_and_masks_passwords(ini_file):
     before = ini_file.read_bytes()
     stat = ini_file.stat()
-    run = run_module(MODULE, {"path": str(ini_file), "host": "pg-cluster-v2-rw", "password": NEW_PASSWORD,
+    run = run_module(MODULE, {"path": str(ini_file), "uri_host": "pg-cluster-v2-rw", "uri_password": NEW_PASSWORD,
                               "backup": True}, check=True, diff=True)
     assert run.returncode == 0, run.stdout[-3000:]
     assert run.result["changed"] is True
@@ -190,7 +191,7 @@ def test_check_mode_with_diff_writes_nothing_and_masks_passwords(ini_file):
 
 
 def test_second_run_reports_no_change_and_writes_nothing(ini_file):
-    args = {"path": str(ini_file), "host": "pg-cluster-v2-rw", "password": NEW_PASSWORD}
+    args = {"path": str(ini_file), "uri_host": "pg-cluster-v2-rw", "uri_password": NEW_PASSWORD}
     first = run_module(MODULE, args)
     assert first.returncode == 0 and first.result["changed"] is True, first.stdout[-3000:]
     stat = ini_file.stat()
@@ -210,35 +211,34 @@ def test_mode_alone_is_a_change_and_no_temporary_file_is_left(ini_file):
     assert oct(ini_file.stat().st_mode & 0o777) == "0o600"
     assert ini_file.read_text(encoding="utf-8") == auth_ini_text(OLD_URI)
     assert run_module(MODULE, {"path": str(ini_file), "mode": "0600"}).result["changed"] is False
-    run_module(MODULE, {"path": str(ini_file), "host": "pg-cluster-v2-rw"})
+    run_module(MODULE, {"path": str(ini_file), "uri_host": "pg-cluster-v2-rw"})
     assert sorted(p.name for p in ini_file.parent.iterdir()) == ["basic-auth.ini"]
 
 
 def test_symlink_is_followed_and_kept(ini_file):
     link = ini_file.parent / "current.ini"
     link.symlink_to(ini_file.name)
-    run = run_module(MODULE, {"path": str(link), "host": "pg-cluster-v2-rw"})
+    run = run_module(MODULE, {"path": str(link), "uri_host": "pg-cluster-v2-rw"})
     assert run.returncode == 0, run.stdout[-3000:]
     assert link.is_symlink()
     assert "@pg-cluster-v2-rw:5432/" in ini_file.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("content, args, message", [
-    (None, {"host": "pg-cluster-v2-rw"}, "does not exist"),
-    ("[other]\nx = 1\n", {"host": "pg-cluster-v2-rw"}, "has no [mlflow] section"),
-    ("[mlflow]\nadmin_password = s3cr3t-admin\n", {"host": "pg-cluster-v2-rw"}, "has no database_uri in [mlflow]"),
-    ("[mlflow]\ndatabase_uri = s3cr3t-not-a-uri\n", {"host": "pg-cluster-v2-rw"}, "is not a usable URI"),
-    (auth_ini_text(OLD_URI), {"host": "pg_cluster_v2"}, "is not a valid hostname"),
-    (auth_ini_text(OLD_URI), {"host": "pg-cluster-v2-rw", "port": 70000}, "is not a TCP port"),
+    (None, {"uri_host": "pg-cluster-v2-rw"}, "does not exist"),
+    ("[other]\nx = 1\n", {"uri_host": "pg-cluster-v2-rw"}, "has no [mlflow] section"),
+    ("[mlflow]\nadmin_password = s3cr3t-admin\n", {"uri_host": "pg-cluster-v2-rw"}, "has no database_uri in [mlflow]"),
+    ("[mlflow]\ndatabase_uri = s3cr3t-not-a-uri\n", {"uri_host": "pg-cluster-v2-rw"}, "is not a usable URI"),
+    (auth_ini_text(OLD_URI), {"uri_host": "pg_cluster_v2"}, "is not a valid hostname"),
+    (auth_ini_text(OLD_URI), {"uri_host": "pg-cluster-v2-rw", "uri_port": 70000}, "is not a TCP port"),
     (auth_ini_text(OLD_URI), {"secret": {"name": "x", "namespace": "y"}, "backup": True}, "only apply to path"),
-    (auth_ini_text(OLD_URI), {"k8s_auth": {"context": "x"}}, "only applies to secret"),
     ("[mlflow]\ndatabase_uri = postgresql://app@h/d?password=s3cr3t-admin\n", {}, "query string"),
 ])
 def test_errors_are_clear_and_leave_the_file_untouched(work_dir, content, args, message):
     path = work_dir / "basic-auth.ini"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    module_args = {"password": NEW_PASSWORD, **args}
+    module_args = {"uri_password": NEW_PASSWORD, **args}
     if "secret" not in args:
         module_args["path"] = str(path)
     run = run_module(MODULE, module_args, verbosity=3)
@@ -322,8 +322,8 @@ def test_secret_is_updated_in_place_only_when_it_changes(sandbox_cluster, work_d
     source.unlink()
     env = {"K8S_AUTH_KUBECONFIG": str(cluster.kubeconfig), "TMPDIR": cluster.env["TMPDIR"],
            "HOME": cluster.env["HOME"]}
-    args = {"secret": {"name": "mlflow-auth-config", "namespace": namespace}, "host": "pg-cluster-v2-rw",
-            "password": NEW_PASSWORD}
+    args = {"secret": {"name": "mlflow-auth-config", "namespace": namespace}, "uri_host": "pg-cluster-v2-rw",
+            "uri_password": NEW_PASSWORD}
     version = read_secret(cluster, namespace)[1]
 
     preview = run_module(MODULE, args, check=True, diff=True, verbosity=3, env=env)
@@ -374,8 +374,36 @@ def test_secret_errors_are_clear(sandbox_cluster, work_dir, secret, message):
     secret = {key: value.replace("NAMESPACE", namespace) for key, value in secret.items()}
     env = {"K8S_AUTH_KUBECONFIG": str(cluster.kubeconfig), "TMPDIR": cluster.env["TMPDIR"],
            "HOME": cluster.env["HOME"]}
-    run = run_module(MODULE, {"secret": secret, "host": "pg-cluster-v2-rw", "password": NEW_PASSWORD}, env=env,
+    run = run_module(MODULE, {"secret": secret, "uri_host": "pg-cluster-v2-rw", "uri_password": NEW_PASSWORD}, env=env,
                      verbosity=3)
     assert run.returncode != 0
     assert message in run.result["msg"]
     assert_no_secret(run, OLD_PASSWORD, NEW_PASSWORD, ADMIN_PASSWORD)
+
+
+def test_module_defaults_of_the_collection_group_give_it_the_cluster(sandbox_cluster, work_dir):
+    """basic_auth_rewrite is in meta/runtime.yml's `k8s` action group: the connection settings given once with
+    `module_defaults: {group/mlops.mlflow.k8s: ...}` reach it (and with path, they are ignored, not refused)."""
+    cluster = sandbox_cluster
+    namespace = f"bar-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", namespace)
+    cluster.kubectl("create", "secret", "generic", "mlflow-auth-config", "-n", namespace,
+                    f"--from-literal=basic-auth.ini={auth_ini_text(OLD_URI)}")
+    ini = work_dir / "basic-auth.ini"
+    ini.write_text(auth_ini_text(OLD_URI), encoding="utf-8")
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
+             "module_defaults": {"group/mlops.mlflow.k8s": {"kubeconfig": str(cluster.kubeconfig)}},
+             "tasks": [{"name": "secret", "mlops.mlflow.basic_auth_rewrite": {
+                            "secret": {"name": "mlflow-auth-config", "namespace": namespace},
+                            "uri_host": "pg-cluster-v3-rw"}},
+                       {"name": "path", "mlops.mlflow.basic_auth_rewrite": {
+                            "path": str(ini), "uri_host": "pg-cluster-v3-rw"}}]}]
+    playbook = work_dir / "play.yml"
+    playbook.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
+    # No K8S_AUTH_* and a KUBECONFIG that leads nowhere: only module_defaults can tell the module the cluster.
+    env = {"KUBECONFIG": str(work_dir / "absent-kubeconfig"), "TMPDIR": cluster.env["TMPDIR"],
+           "HOME": cluster.env["HOME"]}
+    run = run_playbook(playbook, "-i", "localhost,", env=env)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "@pg-cluster-v3-rw:5432/" in read_secret(cluster, namespace)[0].decode("utf-8")
+    assert "@pg-cluster-v3-rw:5432/" in ini.read_text(encoding="utf-8")

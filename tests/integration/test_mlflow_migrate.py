@@ -16,8 +16,8 @@ import pytest
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import helper_program
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import outcome, parse_events
+from sandbox.runtime.venvs import ensure_mlflow_venv
 from tests.support.ansible_run import run_module
-from tests.support.mlflow_envs import ensure_mlflow_venv
 from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME
 
 MODULE = "mlops.mlflow.mlflow_migrate"
@@ -123,7 +123,7 @@ def test_2_22_5_to_3_17_2_keeps_runs_params_metrics_and_users(pg, mlflow_databas
 
     preview = migrate(mlflow_databases, "3.17.2", check=True)
     assert preview.returncode == 0, preview.stdout[-3000:]
-    assert preview.result["changed"] is False
+    assert preview.result["changed"] is True, "check mode must predict the migration the real run does"
     assert sorted(preview.result["pending"]["tracking"]) == expected["tracking_pending"]
     assert sorted(preview.result["pending"]["auth"]) == [rev for rev in expected["auth_pending"] if rev not in auth_before]
     assert preview.result["tracking"]["before"] == tracking_before[0]
@@ -170,15 +170,19 @@ def test_3_4_0_database_changed_only_when_the_head_moves(pg, mlflow_databases, t
     heads = oracle(target)
     assert (before != [heads["tracking_head"]]) is head_moves, "the pinned versions no longer exercise this case"
 
+    preview = migrate(mlflow_databases, target, check=True)
+    assert preview.returncode == 0 and preview.result["changed"] is head_moves
+    assert revisions(pg, "mlflow") == before, "check mode migrated the tracking database"
     run = migrate(mlflow_databases, target)
     assert run.returncode == 0, run.stdout[-3000:]
-    assert run.result["changed"] is head_moves
+    assert run.result["changed"] is head_moves is preview.result["changed"]
     assert run.result["tracking"] == {"before": before[0], "after": heads["tracking_head"], "head": heads["tracking_head"]}
     assert run.result["auth"]["before"] == run.result["auth"]["after"] == heads["auth_head"]
     assert revisions(pg, "mlflow") == [heads["tracking_head"]]
 
     again = migrate(mlflow_databases, target)
     assert again.returncode == 0 and again.result["changed"] is False
+    assert migrate(mlflow_databases, target, check=True).result["changed"] is False
 
 
 def test_refuses_a_database_migrated_by_a_newer_mlflow(pg, mlflow_databases):

@@ -10,8 +10,8 @@ import uuid
 import pytest
 from kubernetes import client as k8s_client, config as k8s_config
 
+from sandbox.runtime.venvs import venv_path
 from tests.sandbox.runtime_stack import CHART, Stack, wait_until
-from tests.support.mlflow_envs import venv_path
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (CHART / "Chart.yaml").is_file(), reason="charts/mlflow is not in this checkout")]

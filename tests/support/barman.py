@@ -7,7 +7,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import BARMAN_VENV, as_postgres, make_postgres_dir
+from sandbox.runtime.venvs import BARMAN_VENV
+
+from .paths import as_postgres, make_postgres_dir
 from .postgres import PostgresInstance
 from .s3 import S3Server
 

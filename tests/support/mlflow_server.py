@@ -11,7 +11,8 @@ from pathlib import Path
 
 import requests
 
-from .mlflow_envs import ensure_mlflow_venv
+from sandbox.runtime.venvs import ensure_mlflow_venv
+
 from .net import free_port, wait_for
 
 ADMIN_USERNAME = "admin"

@@ -1,4 +1,5 @@
-"""Where the project keeps its caches, and how to make folders the `postgres` user can use."""
+"""How the tests run PostgreSQL's tools as the `postgres` user, and make folders it can use (the caches and venvs
+are the sandbox's: sandbox/runtime/venvs.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,6 @@ import pwd
 import shutil
 import subprocess
 from pathlib import Path
-
-from .versions import REPO_ROOT
-
-CACHE_DIR = Path(os.environ.get("MLOPS_CACHE_DIR", REPO_ROOT / ".cache"))
-MLFLOW_VENVS_DIR = CACHE_DIR / "mlflow-venvs"
-BARMAN_VENV = Path(os.environ.get("MLOPS_BARMAN_VENV", CACHE_DIR / "barman"))
-UV_CACHE_DIR = CACHE_DIR / "uv"
 
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 
@@ -37,17 +31,6 @@ def make_postgres_dir(path: Path, mode: int = 0o700) -> Path:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def uv_executable() -> str:
-    """uv from the project venv (installed by `make setup`), else from PATH."""
-    candidate = REPO_ROOT / ".venv" / "bin" / "uv"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("uv")
-    if not found:
-        raise RuntimeError("uv is not installed: run `make setup`")
-    return found
 
 
 def as_postgres(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:

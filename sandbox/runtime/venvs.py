@@ -1,7 +1,11 @@
-"""MLflow virtual environments by version, built with uv and cached under .cache/mlflow-venvs.
+"""Where the sandbox's programs come from: the cached virtual environments that stand for container images.
 
-The same package set as the chart's BuildConfig installs on top of the official image:
-``mlflow[auth]==<ver>``, PostgreSQL drivers and boto3.
+- MLflow, one venv per version, built with uv and cached under .cache/mlflow-venvs: the same package set as the
+  chart's BuildConfig installs on top of the official image (``mlflow[auth]==<ver>``, PostgreSQL drivers, boto3);
+- barman-cloud, the venv `make setup` installs (the Barman Cloud Plugin's sidecar runs the same tools).
+
+The tests, the benchmarks and `make setup` take the venvs from here too (``python -m sandbox.runtime.venvs
+VERSION...`` builds them).
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .paths import MLFLOW_VENVS_DIR, UV_CACHE_DIR, uv_executable
-from .versions import MLFLOW_VERSIONS
+from ..paths import REPO_ROOT
+
+CACHE_DIR = Path(os.environ.get("MLOPS_CACHE_DIR", REPO_ROOT / ".cache"))
+MLFLOW_VENVS_DIR = CACHE_DIR / "mlflow-venvs"
+BARMAN_VENV = Path(os.environ.get("MLOPS_BARMAN_VENV", CACHE_DIR / "barman"))
+UV_CACHE_DIR = CACHE_DIR / "uv"
 
 # The interpreter the official image has (python:3.11-slim). Debian's, so that any user can run the venv.
 BASE_PYTHON = "/usr/bin/python3"
@@ -69,8 +77,22 @@ def ensure_mlflow_venv(version: str) -> Path:
     return target
 
 
+def uv_executable() -> str:
+    """uv from the project venv (installed by `make setup`), else from PATH."""
+    candidate = REPO_ROOT / ".venv" / "bin" / "uv"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv is not installed: run `make setup`")
+    return found
+
+
 def main(argv: list[str]) -> int:
-    for version in argv or list(MLFLOW_VERSIONS):
+    if not argv:
+        print("usage: python -m sandbox.runtime.venvs MLFLOW_VERSION...", file=sys.stderr)
+        return 2
+    for version in argv:
         print(f"MLflow {version}: {ensure_mlflow_venv(version)}")
     return 0
 
