@@ -5,7 +5,8 @@ two workers never share a cluster or a bucket. Within a worker, tests run one af
 
 Work units: a test module is one unit (its module-scoped fixtures, e.g. a deployed stack, are made once, and its
 tests keep their order), except under `tests/e2e/`, where every test deploys its own installation and is a unit
-of its own; `tests/e2e/test_shared_installation.py`, whose tests share one installation, stays one unit.
+of its own; `tests/e2e/test_shared_installation.py`, whose tests share one installation, stays one unit. The long
+modules of the chart and integration layers whose tests share nothing (`SPLIT_MODULES`) are split the same way.
 
 Order: the e2e scenarios and the sandbox runtime modules take minutes and wait on real processes; the rest are
 hundreds of short tests. xdist's own schedulers can queue a long unit behind another long unit on one worker
@@ -37,6 +38,14 @@ DEFAULT_COSTS = (
 )
 # Modules under tests/e2e/ whose tests share what a module-scoped fixture made: one unit.
 E2E_SHARED_MODULES = ("tests/e2e/test_shared_installation.py",)
+# Long modules of the other layers whose tests share nothing (function-scoped fixtures only, no order between them):
+# a unit per test, so that their minutes spread over the workers (`make test-quick` is bounded by them otherwise).
+SPLIT_MODULES = (
+    "tests/chart/test_chart_runs_for_real.py",
+    "tests/integration/test_mlflow_migrate.py",
+    "tests/integration/test_pg_recover_prepare.py",
+    "tests/integration/test_fixture_mlflow.py",
+)
 
 
 def load_durations(path: Path = DURATIONS_FILE) -> dict[str, float]:
@@ -57,6 +66,8 @@ def work_unit(nodeid: str) -> str:
     """The unit a test is scheduled in: its module, or itself for an e2e scenario."""
     module = nodeid.split("::", 1)[0]
     if module.startswith("tests/e2e/") and module not in E2E_SHARED_MODULES:
+        return nodeid
+    if module in SPLIT_MODULES:
         return nodeid
     return module
 

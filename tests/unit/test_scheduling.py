@@ -71,6 +71,14 @@ def test_units_are_modules_but_e2e_scenarios_go_one_by_one_unless_they_share_an_
     assert work_unit("tests/e2e/test_shared_installation.py::test_first") == "tests/e2e/test_shared_installation.py"
 
 
+def test_the_long_modules_of_the_other_layers_that_share_nothing_go_one_by_one():
+    assert work_unit("tests/chart/test_chart_runs_for_real.py::test_a[3.5.0]") == \
+        "tests/chart/test_chart_runs_for_real.py::test_a[3.5.0]"
+    assert work_unit("tests/integration/test_mlflow_migrate.py::test_b") == "tests/integration/test_mlflow_migrate.py::test_b"
+    # A module with a module-scoped fixture (a stand-in sandbox) stays one unit.
+    assert work_unit("tests/integration/test_lease_lock.py::test_c") == "tests/integration/test_lease_lock.py"
+
+
 def test_the_costliest_units_start_first_each_with_a_short_unit_queued_behind(start):
     first, second, third = start(3)[1]
     assert first.sent == [["tests/e2e/test_flows.py::test_long_scenario"],
