@@ -22,6 +22,7 @@ import re
 import struct
 import zlib
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import format_utc, parse_timestamp
 
 BACKUP_DONE = "DONE"
@@ -35,7 +36,7 @@ _XLP_LONG_HEADER = 0x0002
 _WAL_HEADER_BYTES = _WAL_LONG_HEADER.size
 
 
-class CatalogError(ValueError):
+class CatalogError(CollectionError, ValueError):
     """A recovery the backup catalog cannot serve, with what to do instead."""
 
 

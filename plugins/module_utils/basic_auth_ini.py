@@ -19,6 +19,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.sqlalchemy_uri import SqlalchemyUri, UriError, parse_uri
 
 SECTION = "mlflow"
@@ -29,7 +30,7 @@ _COMMENT_PREFIXES = ("#", ";")
 _NON_SPACE = re.compile(r"\S")
 
 
-class IniError(ValueError):
+class IniError(CollectionError, ValueError):
     """The ini cannot be rewritten safely. Messages never contain a value from the file."""
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+
 # A DNS-1035 label (what CNPG requires of a Cluster name). 40 characters at most, as the chart's
 # values.schema.json says: CNPG derives longer names from it (`<name>-<n>` pods, `<name>-superuser`, PVCs, jobs).
 CLUSTER_NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -15,7 +17,7 @@ CLUSTER_NAME_MAX_LENGTH = 40
 _VERSION_SUFFIX = re.compile(r"^(?P<base>.*)-v(?P<number>\d+)$")
 
 
-class ClusterNameError(ValueError):
+class ClusterNameError(CollectionError, ValueError):
     """A cluster name that Kubernetes or CloudNativePG would refuse."""
 
 

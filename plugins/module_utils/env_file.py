@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
-class EnvFileError(ValueError):
+class EnvFileError(CollectionError, ValueError):
     """A line of the env file is not KEY=VALUE; the message names the line, never its value."""
 
 

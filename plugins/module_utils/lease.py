@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import format_utc, parse_timestamp
 
 
-class LockHeld(Exception):
+class LockHeld(CollectionError):
     """Another live run holds the lock."""
 
     def __init__(self, holder, renewed, expires):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+
 # Page sizes the REST API accepts for every supported version.
 EXPERIMENTS_PAGE = 1000
 RUNS_PAGE = 1000
 
 
-class MlflowApiError(Exception):
+class MlflowApiError(CollectionError):
     """The server answered with something other than success."""
 
     def __init__(self, endpoint, status, body):

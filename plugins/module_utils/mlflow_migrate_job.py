@@ -14,6 +14,7 @@ import base64
 import re
 import uuid
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import (
     outcome,
     parse_events,
@@ -42,7 +43,7 @@ MAX_NAME_LENGTH = 63
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-class JobError(Exception):
+class JobError(CollectionError):
     """A Job problem the operator can act on (bad input, a missing Secret, a Job that did not finish)."""
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
-class VersionError(ValueError):
+class VersionError(CollectionError, ValueError):
     """Not an MLflow release version."""
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.cluster_name import bump_cluster_name, validate_cluster_name
 from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import TargetTimeError, parse_target_time
 
@@ -30,7 +31,7 @@ REPLICAS_KEY = "mlflow.replicas"
 MANAGED_KEYS = (CLUSTER_NAME_KEY, SERVER_NAME_KEY, TARGET_TIME_KEY, REPLICAS_KEY)
 
 
-class RecoveryValuesError(ValueError):
+class RecoveryValuesError(CollectionError, ValueError):
     """Values or options that do not describe a recovery this module can prepare."""
 
 

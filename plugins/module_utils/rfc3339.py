@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime
 import re
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+
 # RFC 3339 date-time; a space instead of `T` is allowed by the RFC (and is what str() of a YAML timestamp gives).
 _RFC3339 = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
@@ -23,7 +25,7 @@ _RFC3339 = re.compile(
 )
 
 
-class TargetTimeError(ValueError):
+class TargetTimeError(CollectionError, ValueError):
     """A recovery target time that cannot be used, with what to write instead."""
 
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, quote, unquote
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+
 PASSWORD_MASK = "********"
 
 # The pattern of sqlalchemy.engine.url._parse_url (SQLAlchemy 1.4 to 2.1), so that a URI is split exactly where
@@ -42,7 +44,7 @@ _URI_PATTERN = re.compile(
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
-class UriError(ValueError):
+class UriError(CollectionError, ValueError):
     """A URI or a URI part that cannot be used. Messages never contain a password."""
 
 

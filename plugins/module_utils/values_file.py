@@ -11,6 +11,8 @@ import io
 import re
 import traceback
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+
 try:
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
@@ -26,7 +28,7 @@ _KEY_LINE = re.compile(r"^(?P<indent> *)(?!- )(?!#)[^\s].*?:(\s|$)")
 _SEQUENCE_LINE = re.compile(r"^(?P<indent> *)-(?P<gap> +)\S")
 
 
-class ValuesFileError(ValueError):
+class ValuesFileError(CollectionError, ValueError):
     """A values file that cannot be read or edited."""
 
 

@@ -233,6 +233,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError, fail_with
 from ansible_collections.mlops.mlflow.plugins.module_utils.basic_auth_ini import (
     IniError,
     KEY,
@@ -243,7 +244,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.basic_auth_ini import
     sha256,
     text_from_secret_data,
 )
-from ansible_collections.mlops.mlflow.plugins.module_utils.sqlalchemy_uri import UriError, format_host, validate_port
+from ansible_collections.mlops.mlflow.plugins.module_utils.sqlalchemy_uri import format_host, validate_port
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
     AUTH_ARG_SPEC,
@@ -265,7 +266,7 @@ URI_OPTIONS = {"uri_host": "host", "uri_port": "port", "uri_database": "database
 PATH_ONLY_OPTIONS = ("backup", "mode", "owner", "group", "seuser", "serole", "setype", "selevel", "attributes")
 
 
-class SecretError(Exception):
+class SecretError(CollectionError):
     """The Secret cannot be read or updated. Messages never contain its data."""
 
 
@@ -435,8 +436,8 @@ def main():
         changes = uri_changes(module.params)
         runner = run_on_secret if module.params["secret"] else run_on_file
         rewrite, result = runner(module, changes)
-    except (IniError, UriError, SecretError) as exc:
-        module.fail_json(msg=to_native(exc))
+    except CollectionError as exc:
+        fail_with(module, exc)
     for warning in rewrite.warnings:
         module.warn(warning)
     module.exit_json(**result)

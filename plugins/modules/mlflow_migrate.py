@@ -310,6 +310,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.waiter import Waiter, job_complete
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_job import (
     JobError,
     JobRun,
@@ -334,11 +335,12 @@ INI_REFERENCE = {"name": {"type": "str", "required": True},
 RESULT_KEYS = ("tracking", "auth", "pending", "mlflow_version", "notes", "log_tail")
 
 
-class MigrationFailed(Exception):
+class MigrationFailed(CollectionError):
     """The run could not be completed; `result` carries what is known (revisions now, log tail)."""
 
     def __init__(self, msg, result=None):
         super().__init__(msg)
+        # The helper's whole outcome (its own "msg" among it); main() picks the keys a failure returns.
         self.result = result or {}
 
 

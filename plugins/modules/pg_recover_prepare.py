@@ -298,13 +298,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import (
-    CatalogError, check_new_folder, check_source, read_server_catalog, system_id_reader, window_as_result)
-from ansible_collections.mlops.mlflow.plugins.module_utils.cluster_name import ClusterNameError
+    check_new_folder, check_source, read_server_catalog, system_id_reader, window_as_result)
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError, fail_with
 from ansible_collections.mlops.mlflow.plugins.module_utils.recovery_values import (
-    MANAGED_KEYS, RecoveryValuesError, apply_updates, get_dotted, recovery_updates, resolve_names)
+    MANAGED_KEYS, apply_updates, get_dotted, recovery_updates, resolve_names)
 from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import TargetTimeError, format_utc, parse_target_time
 from ansible_collections.mlops.mlflow.plugins.module_utils.values_file import (
-    HAS_RUAMEL, RUAMEL_IMPORT_ERROR, ValuesDocument, ValuesFileError)
+    HAS_RUAMEL, RUAMEL_IMPORT_ERROR, ValuesDocument)
 
 try:
     import boto3
@@ -484,8 +484,8 @@ def main():
     )
     try:
         result = prepare(module)
-    except (ClusterNameError, TargetTimeError, RecoveryValuesError, CatalogError, ValuesFileError) as exc:
-        module.fail_json(msg=to_native(exc))
+    except CollectionError as exc:
+        fail_with(module, exc)
     except ClientError as exc:
         module.fail_json(msg="the object store refused a request (%s): %s. Check object_store.destination_path, the "
                              "credentials and their permissions (s3:ListBucket, s3:GetObject)."
