@@ -35,6 +35,13 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions impo
 )
 
 
+ENTRY_POINT = """
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
+"""
+
+
 def helper_program() -> str:
     """The helper program's source: the shared revision logic, then the runner without its import of that logic
     (the target's Python has MLflow, not this collection)."""
@@ -46,7 +53,8 @@ def helper_program() -> str:
             break
     else:
         raise RuntimeError("mlflow_migrate_runner no longer imports mlflow_revisions: helper_program() must change")
-    return inspect.getsource(mlflow_revisions) + "\n\n" + runner
+    # The entry point is added here: module_utils code must not exit the process (ansible-test's sanity rule).
+    return inspect.getsource(mlflow_revisions) + "\n\n" + runner + ENTRY_POINT
 
 
 def helper_environment(tracking_uri: str, auth_uri: str | None, connect_timeout: int) -> dict:

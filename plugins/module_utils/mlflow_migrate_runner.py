@@ -4,7 +4,7 @@
 """The migration helper program: it runs in the Python of the TARGET MLflow, never in Ansible's.
 
 ``mlflow_migrate_local.helper_program()`` ships this file as ``python -c PROGRAM plan|run``, with the import of
-``mlflow_revisions`` below replaced by that file's source (the target's Python has MLflow, not this collection), so
+``mlflow_revisions`` below replaced by that file's source and ``main(sys.argv)`` as its entry point (the target's Python has MLflow, not this collection), so
 both modes plan with the same code. The same program is the command of the Job in job mode. It reads the target's
 migration graphs and the databases' revisions, plans, runs the migrations in-process (the functions behind
 ``mlflow db upgrade`` and ``python -m mlflow.server.auth db upgrade``, which would take the URI with its password
@@ -265,7 +265,3 @@ def main(argv):
               "message": "the migrations reported success but revisions are still pending: %s" % pending_of(after)})
         failed = True
     return EXIT_FAILED if failed else EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

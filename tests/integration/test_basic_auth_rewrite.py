@@ -391,13 +391,12 @@ def test_module_defaults_of_the_collection_group_give_it_the_cluster(sandbox_clu
                     f"--from-literal=basic-auth.ini={auth_ini_text(OLD_URI)}")
     ini = work_dir / "basic-auth.ini"
     ini.write_text(auth_ini_text(OLD_URI), encoding="utf-8")
+    on_secret = {"secret": {"name": "mlflow-auth-config", "namespace": namespace}, "uri_host": "pg-cluster-v3-rw"}
+    on_path = {"path": str(ini), "uri_host": "pg-cluster-v3-rw"}
     play = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
              "module_defaults": {"group/mlops.mlflow.k8s": {"kubeconfig": str(cluster.kubeconfig)}},
-             "tasks": [{"name": "secret", "mlops.mlflow.basic_auth_rewrite": {
-                            "secret": {"name": "mlflow-auth-config", "namespace": namespace},
-                            "uri_host": "pg-cluster-v3-rw"}},
-                       {"name": "path", "mlops.mlflow.basic_auth_rewrite": {
-                            "path": str(ini), "uri_host": "pg-cluster-v3-rw"}}]}]
+             "tasks": [{"name": "secret", "mlops.mlflow.basic_auth_rewrite": on_secret},
+                       {"name": "path", "mlops.mlflow.basic_auth_rewrite": on_path}]}]
     playbook = work_dir / "play.yml"
     playbook.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
     # No K8S_AUTH_* and a KUBECONFIG that leads nowhere: only module_defaults can tell the module the cluster.

@@ -25,7 +25,8 @@ def test_helper_program_is_the_revision_logic_followed_by_the_runner():
     compile(program, "<helper>", "exec")
     assert program.startswith(open(mlflow_revisions.__file__, encoding="utf-8").read())
     runner = open(mlflow_migrate_runner.__file__, encoding="utf-8").read()
-    assert "def main(argv)" in runner and program.endswith(runner[runner.index("# The helper's inputs"):])
+    assert "def main(argv)" in runner and runner[runner.index("# The helper's inputs"):] in program
+    assert program.rstrip().endswith("sys.exit(main(sys.argv))")
     # The target's Python has no ansible_collections: the runner's import of the revision logic is gone.
     assert not any("import" in line and "ansible_collections" in line for line in program.splitlines())
 
