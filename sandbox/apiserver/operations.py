@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import timestamps
+from ..timestamps import now
 from . import defaults, errors, managed, patch as patches, semantics, validation
 from .conform import Conformer
 from .resources import Registry, ResourceType
@@ -24,10 +24,6 @@ from .selectors import field_selector, label_selector
 from .store import Store
 
 NAMESPACE_KEY = ("", "namespaces")
-
-
-def now() -> str:
-    return timestamps.now()
 
 
 @dataclass

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import timestamps
+from ..timestamps import now
 from .client import Client
-
-
-def now() -> str:
-    return timestamps.now()
 
 
 def condition(kind: str, status: bool, reason: str, message: str = "", observed_generation: int | None = None,
