@@ -14,6 +14,12 @@ import base64
 import re
 import uuid
 
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.waiter import Waiter, job_complete
+except ImportError:  # the module's client reports the missing kubernetes library first
+    pass
+
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import (
     outcome,
@@ -22,7 +28,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions impo
     tail,
     uri_secrets,
 )
-from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import helper_program
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import MigrationFailed, helper_program
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_runner import (
     ENV_AUTH_CONFIG,
     ENV_AUTH_URI,
@@ -232,3 +238,55 @@ class JobRun:
         # Background propagation removes the Job's pod too.
         self.client.delete(self._resource("Job", "batch/v1"), name=name, namespace=namespace,
                            body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"})
+
+
+def secret_references(params: dict) -> list:
+    references = [dict(params["tracking_uri_secret"], option="tracking_uri_secret")]
+    if params["auth_uri_secret"]:
+        references.append(dict(params["auth_uri_secret"], option="auth_uri_secret"))
+    elif params["auth_config_secret"]:
+        references.append(dict(params["auth_config_secret"], option="auth_config_secret"))
+    return references
+
+
+def run_job_mode(module) -> dict:
+    """The helper as a Job with the target image. In check mode the Job is sent as a server-side dry run: the
+    databases are reachable only from the cluster, so the revisions cannot be read without running a Job (a
+    warning says so and how to read them: plan_only)."""
+    params = module.params
+    namespace = params["namespace"]
+    runner = JobRun(module.client, K8sService(module.client, module),
+                    lambda api, resource: Waiter(api, resource, job_complete), module)
+    secrets = runner.read_secrets(namespace, secret_references(params))
+    module.hide(*secrets)
+    token = new_run_token()
+    name = job_name(params["job_name_prefix"], token)
+    manifest = build_job_manifest(
+        name, namespace, params["image"], token, params["tracking_uri_secret"], params["auth_uri_secret"],
+        python_command=params["python_command"], connect_timeout=params["connect_timeout"],
+        service_account_name=params["service_account_name"], resources=params["resources"],
+        image_pull_policy=params["image_pull_policy"], extra_env=params["env"],
+        auth_config_secret=params["auth_config_secret"], action="plan" if params["plan_only"] else "run")
+    runner.create(manifest)
+    if module.check_mode:
+        module.warn("In job mode the databases are only reachable from the cluster: check mode validated the Job %s "
+                    "with a server-side dry run but cannot tell which revisions would run; run with plan_only=true "
+                    "(a read-only Job) to read them." % name)
+        return {"job_name": name, "tracking": None, "auth": None, "pending": None, "notes": []}
+    finished, instance, elapsed = runner.wait(name, namespace, params["wait_timeout"], params["wait_sleep"])
+    if not finished:
+        raise MigrationFailed(
+            "Job %s/%s did not finish within %s s; it is left running, because interrupting a migration is worse than "
+            "waiting. Follow it with `kubectl -n %s logs -f job/%s`, delete it when it is done, then rerun this task "
+            "(check mode) to read the revisions." % (namespace, name, elapsed, namespace, name),
+            job_name=name, job_kept=True)
+    state = job_state(instance)
+    result = job_outcome(state, runner.pod_log(namespace, token), secrets)
+    result["job_name"] = name
+    result["job_kept"] = (state != "succeeded" or result["status"] != "ok") and params["keep_failed_job"]
+    if not result["job_kept"]:
+        runner.delete(name, namespace)
+    if result["status"] != "ok":
+        hint = " The Job is kept: `kubectl -n %s describe job/%s`." % (namespace, name) if result["job_kept"] else ""
+        raise MigrationFailed.from_outcome(result, hint)
+    return result

@@ -19,8 +19,10 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import sys
 
 from ansible_collections.mlops.mlflow.plugins.module_utils import mlflow_migrate_runner, mlflow_revisions
+from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_runner import (
     ENV_AUTH_URI,
     ENV_CONNECT_TIMEOUT,
@@ -40,6 +42,15 @@ ENTRY_POINT = """
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
 """
+
+
+class MigrationFailed(CollectionError):
+    """A migration could not be completed; `result` is the helper's whole outcome (revisions now, log tail)."""
+
+    @classmethod
+    def from_outcome(cls, outcome: dict, hint: str = ""):
+        known = {key: value for key, value in outcome.items() if key != "msg"}
+        return cls(outcome["msg"] + hint, **known)
 
 
 def helper_program() -> str:
@@ -93,4 +104,19 @@ def run_local(run_command, python: str, action: str, tracking_uri: str, auth_uri
         result.update(status="failed", msg="The helper program exited with %s before it reported the end of the run: "
                                            "the revisions may have changed; run this task in check mode to read "
                                            "them. See log_tail." % rc)
+    return result
+
+
+def run_local_mode(module) -> dict:
+    """The helper in the target MLflow's Python on this node: "plan" in check mode or with plan_only."""
+    params = module.params
+    python = params["mlflow_python"] or sys.executable
+    problem = check_python(python)
+    if problem:
+        raise MigrationFailed(problem)
+    action = "plan" if module.check_mode or params["plan_only"] else "run"
+    result = run_local(module.ansible.run_command, python, action, params["backend_store_uri"], params["auth_db_uri"],
+                       params["connect_timeout"])
+    if result["status"] != "ok":
+        raise MigrationFailed.from_outcome(result)
     return result

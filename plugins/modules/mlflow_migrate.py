@@ -30,6 +30,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - kubernetes.core.k8s_auth_options
+  - mlops.mlflow.cluster
 attributes:
   check_mode:
     support: full
@@ -37,7 +38,8 @@ attributes:
       - In local mode, check mode reads the revisions, reports in RV(pending) what a real run would apply, and
         reports C(changed=true) exactly when a real run would migrate.
       - In job mode the databases are only reachable from the cluster; check mode checks the Secrets and creates
-        the Job with a server-side dry-run, and cannot know the revisions (C(changed) is false, with a warning).
+        the Job with a server-side dry-run, and cannot know the revisions (C(changed) is false, with a warning
+        that says so); a real run with O(plan_only=true) reads them with a read-only Job.
   diff_mode:
     support: full
     details:
@@ -187,7 +189,6 @@ notes:
     itself does not touch users; the module warns, naming the admins concerned, when the target is 3.16 or later.
 requirements:
   - In local mode, a Python with the target MLflow (I(mlflow_python)).
-  - In job mode, the C(kubernetes) Python library on the Ansible host.
 seealso:
   - name: MLflow database migrations
     description: What C(mlflow db upgrade) does.
@@ -301,221 +302,46 @@ log_tail:
   sample: "INFO  [alembic.runtime.migration] Running upgrade 867495a8f9d4 -> bf29a5ff90ea"
 """
 
-import sys
-import time
-import traceback
+from ansible_collections.mlops.mlflow.plugins.module_utils.collection_module import CollectionModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate import run_migrate
 
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.waiter import Waiter, job_complete
-from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
-from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_job import (
-    JobError,
-    JobRun,
-    build_job_manifest,
-    job_name,
-    job_outcome,
-    job_state,
-    new_run_token,
-)
-from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import (
-    check_python,
-    run_local,
-)
-from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import uri_secrets
-
-LOCAL_ONLY = ("backend_store_uri", "auth_db_uri", "mlflow_python")
-JOB_ONLY = ("namespace", "image", "tracking_uri_secret", "auth_uri_secret", "auth_config_secret", "env")
 # These options name a Secret; they hold no secret themselves.
 SECRET_REFERENCE = {"name": {"type": "str", "required": True}, "key": {"type": "str", "default": "uri", "no_log": False}}
 INI_REFERENCE = {"name": {"type": "str", "required": True},
                  "key": {"type": "str", "default": "basic-auth.ini", "no_log": False}}
-RESULT_KEYS = ("tracking", "auth", "pending", "mlflow_version", "notes", "log_tail")
 
-
-class MigrationFailed(CollectionError):
-    """The run could not be completed; `result` carries what is known (revisions now, log tail)."""
-
-    def __init__(self, msg, result=None):
-        super().__init__(msg)
-        # The helper's whole outcome (its own "msg" among it); main() picks the keys a failure returns.
-        self.result = result or {}
-
-
-class MigrateModule(AnsibleK8SModule):
-    """AnsibleK8SModule (client, dry-run, redaction for job mode) that also exposes the AnsibleModule."""
-
-    @property
-    def ansible(self):
-        return self._module
-
-
-def argument_spec():
-    spec = dict(
-        mode=dict(type="str", choices=["local", "job"], default="local"),
-        backend_store_uri=dict(type="str", no_log=True),
-        auth_db_uri=dict(type="str", no_log=True),
-        mlflow_python=dict(type="path"),
-        connect_timeout=dict(type="int", default=10),
-        namespace=dict(type="str"),
-        image=dict(type="str"),
-        tracking_uri_secret=dict(type="dict", options=SECRET_REFERENCE, no_log=False),
-        auth_uri_secret=dict(type="dict", options=SECRET_REFERENCE, no_log=False),
-        auth_config_secret=dict(type="dict", options=INI_REFERENCE, no_log=False),
-        plan_only=dict(type="bool", default=False),
-        job_name_prefix=dict(type="str", default="mlflow-migrate"),
-        python_command=dict(type="str", default="python"),
-        service_account_name=dict(type="str"),
-        image_pull_policy=dict(type="str", choices=["Always", "IfNotPresent", "Never"]),
-        resources=dict(type="dict"),
-        env=dict(type="list", elements="dict"),
-        wait_timeout=dict(type="int", default=1800),
-        wait_sleep=dict(type="int", default=5),
-        keep_failed_job=dict(type="bool", default=False),
-    )
-    spec.update(AUTH_ARG_SPEC)
-    return spec
-
-
-def check_mode_options(params):
-    """Options of the other mode are a mistake worth stopping for (a URI silently ignored would surprise)."""
-    if params["mode"] == "local":
-        given = [name for name in JOB_ONLY if params.get(name)]
-        if given:
-            return "%s only apply to mode=job; in local mode give backend_store_uri and auth_db_uri" % ", ".join(given)
-        return None
-    given = [name for name in LOCAL_ONLY if params.get(name)]
-    if given:
-        return ("%s only apply to mode=local; in job mode the URIs come from tracking_uri_secret / auth_uri_secret "
-                "and MLflow from image" % ", ".join(given))
-    return None
-
-
-def run_local_mode(module):
-    params = module.params
-    python = params["mlflow_python"] or sys.executable
-    problem = check_python(python)
-    if problem:
-        raise MigrationFailed(problem)
-    action = "plan" if module.check_mode or params["plan_only"] else "run"
-    result = run_local(module.ansible.run_command, python, action, params["backend_store_uri"],
-                       params["auth_db_uri"], params["connect_timeout"])
-    if result["status"] != "ok":
-        raise MigrationFailed(result["msg"], result)
-    return result
-
-
-def run_job_mode(module):
-    params = module.params
-    # Only job mode needs the kubernetes library.
-    module.requires("kubernetes")
-    client = get_api_client(module=module)
-    runner = JobRun(client, K8sService(client, module), lambda api, resource: Waiter(api, resource, job_complete), module)
-    namespace = params["namespace"]
-    references = [dict(params["tracking_uri_secret"], option="tracking_uri_secret")]
-    if params["auth_uri_secret"]:
-        references.append(dict(params["auth_uri_secret"], option="auth_uri_secret"))
-    elif params["auth_config_secret"]:
-        references.append(dict(params["auth_config_secret"], option="auth_config_secret"))
-    secrets = runner.read_secrets(namespace, references)
-    module.ansible.no_log_values.update(secret for secret in secrets if secret)
-
-    token = new_run_token()
-    name = job_name(params["job_name_prefix"], token)
-    manifest = build_job_manifest(
-        name, namespace, params["image"], token, params["tracking_uri_secret"], params["auth_uri_secret"],
-        python_command=params["python_command"], connect_timeout=params["connect_timeout"],
-        service_account_name=params["service_account_name"], resources=params["resources"],
-        image_pull_policy=params["image_pull_policy"], extra_env=params["env"],
-        auth_config_secret=params["auth_config_secret"], action="plan" if params["plan_only"] else "run")
-    runner.create(manifest)
-    if module.check_mode:
-        module.warn("In job mode the databases are only reachable from the cluster: check mode validated the Job "
-                    "%s with a server-side dry-run but cannot tell which revisions would run." % name)
-        return {"job_name": name, "tracking": None, "auth": None, "pending": None, "notes": []}
-
-    finished, instance, elapsed = runner.wait(name, namespace, params["wait_timeout"], params["wait_sleep"])
-    if not finished:
-        raise MigrationFailed(
-            "Job %s/%s did not finish within %s s; it is left running, because interrupting a migration is worse than "
-            "waiting. Follow it with `kubectl -n %s logs -f job/%s`, delete it when it is done, then rerun this task "
-            "(check mode) to read the revisions." % (namespace, name, elapsed, namespace, name),
-            {"job_name": name, "job_kept": True})
-    state = job_state(instance)
-    result = job_outcome(state, runner.pod_log(namespace, token), secrets)
-    result["job_name"] = name
-    result["job_kept"] = (state != "succeeded" or result["status"] != "ok") and params["keep_failed_job"]
-    if not result["job_kept"]:
-        runner.delete(name, namespace)
-    if result["status"] != "ok":
-        hint = " The Job is kept: `kubectl -n %s describe job/%s`." % (namespace, name) if result["job_kept"] else ""
-        raise MigrationFailed(result["msg"] + hint, result)
-    return result
-
-
-def would_change(result, check_mode, plan_only):
-    """`changed` as a real run reports it: in check mode, whether a real run would migrate (revisions pending);
-    a plan_only run never changes anything; job mode in check mode cannot read the revisions (it warns) and
-    predicts no change."""
-    if plan_only:
-        return False
-    if check_mode:
-        return any((result.get("pending") or {}).values())
-    return bool(result.get("changed"))
-
-
-def diff_of(result, check_mode):
-    before, after = {}, {}
-    for chain in ("tracking", "auth"):
-        report = result.get(chain)
-        if report:
-            before[chain] = report["before"]
-            after[chain] = report["head"] if check_mode and (result.get("pending") or {}).get(chain) else report["after"]
-    return {"before": before, "after": after}
+ARGUMENT_SPEC = dict(
+    mode=dict(type="str", choices=["local", "job"], default="local"),
+    backend_store_uri=dict(type="str", no_log=True),
+    auth_db_uri=dict(type="str", no_log=True),
+    mlflow_python=dict(type="path"),
+    connect_timeout=dict(type="int", default=10),
+    namespace=dict(type="str"),
+    image=dict(type="str"),
+    tracking_uri_secret=dict(type="dict", options=SECRET_REFERENCE, no_log=False),
+    auth_uri_secret=dict(type="dict", options=SECRET_REFERENCE, no_log=False),
+    auth_config_secret=dict(type="dict", options=INI_REFERENCE, no_log=False),
+    plan_only=dict(type="bool", default=False),
+    job_name_prefix=dict(type="str", default="mlflow-migrate"),
+    python_command=dict(type="str", default="python"),
+    service_account_name=dict(type="str"),
+    image_pull_policy=dict(type="str", choices=["Always", "IfNotPresent", "Never"]),
+    resources=dict(type="dict"),
+    env=dict(type="list", elements="dict"),
+    wait_timeout=dict(type="int", default=1800),
+    wait_sleep=dict(type="int", default=5),
+    keep_failed_job=dict(type="bool", default=False),
+)
 
 
 def main():
-    module = MigrateModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
+    module = CollectionModule(
+        ARGUMENT_SPEC, cluster=True, supports_check_mode=True,
         mutually_exclusive=[("auth_uri_secret", "auth_config_secret")],
         required_if=[("mode", "local", ["backend_store_uri"]),
                      ("mode", "job", ["namespace", "image", "tracking_uri_secret"])],
-        check_k8s=False,
-        check_pyyaml=False,
     )
-    params = module.params
-    # The password inside a URI is a secret of its own: mask it wherever it shows up.
-    module.ansible.no_log_values.update(uri_secrets(params["backend_store_uri"]) + uri_secrets(params["auth_db_uri"]))
-    problem = check_mode_options(params)
-    if problem:
-        module.fail_json(msg=problem)
-
-    started = time.monotonic()
-    try:
-        result = run_local_mode(module) if params["mode"] == "local" else run_job_mode(module)
-    except MigrationFailed as exc:
-        failed = {key: exc.result.get(key) for key in RESULT_KEYS + ("job_name", "job_kept") if key in exc.result}
-        changed = any(failed.get(chain) and failed[chain]["before"] != failed[chain]["after"]
-                      for chain in ("tracking", "auth"))
-        module.fail_json(msg=str(exc), changed=changed, duration=round(time.monotonic() - started, 3), **failed)
-    except JobError as exc:
-        module.fail_json(msg=str(exc), changed=False, duration=round(time.monotonic() - started, 3))
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        # kubernetes.core raises CoreException (and the client ApiException) for API problems.
-        module.fail_json(msg="mlflow_migrate failed: %s" % exc, exception=traceback.format_exc(), changed=False,
-                         duration=round(time.monotonic() - started, 3))
-
-    for warning in result.get("warnings") or []:
-        module.warn(warning)
-    output = {key: result.get(key) for key in RESULT_KEYS + ("job_name", "job_kept") if key in result}
-    output["changed"] = would_change(result, module.check_mode, params["plan_only"])
-    output["duration"] = round(time.monotonic() - started, 3)
-    if module._diff:  # pylint: disable=protected-access
-        output["diff"] = diff_of(result, module.check_mode)
-    module.exit_json(**output)
+    module.execute(run_migrate)
 
 
 if __name__ == "__main__":

@@ -104,74 +104,23 @@ runs_per_experiment:
   sample: {"Default": 0, "churn-model": 42}
 """
 
-import json
+from ansible_collections.mlops.mlflow.plugins.module_utils.collection_module import CollectionModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_server import run_server_info
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
-from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_api import MlflowApiError, read_server
-
-try:
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover - Python 3 always has it
-    pass
-
-
-class Server:
-    """HTTP calls to one MLflow server with basic auth."""
-
-    def __init__(self, params):
-        self.base = params["url"].rstrip("/")
-        self.options = dict(url_username=params["username"], url_password=params["password"],
-                            force_basic_auth=True, validate_certs=params["validate_certs"],
-                            ca_path=params["ca_path"], timeout=params["timeout"])
-
-    def get(self, path, authenticated=True):
-        anonymous = {k: v for k, v in self.options.items() if k not in ("url_username", "url_password", "force_basic_auth")}
-        options = self.options if authenticated else anonymous
-        try:
-            return open_url(self.base + path, method="GET", **options).read().decode("utf-8")
-        except HTTPError as exc:
-            raise MlflowApiError(path, exc.code, exc.read().decode("utf-8", "replace")) from exc
-
-    def post(self, endpoint, body):
-        path = f"/api/2.0/mlflow/{endpoint}"
-        try:
-            response = open_url(self.base + path, method="POST", data=json.dumps(body),
-                                headers={"Content-Type": "application/json"}, **self.options)
-        except HTTPError as exc:
-            raise MlflowApiError(path, exc.code, exc.read().decode("utf-8", "replace")) from exc
-        return json.loads(response.read().decode("utf-8"))
+ARGUMENT_SPEC = dict(
+    url=dict(type="str", required=True),
+    username=dict(type="str", required=True),
+    password=dict(type="str", required=True, no_log=True),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="int", default=30),
+    count=dict(type="bool", default=True),
+    expected_version=dict(type="str"),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", required=True),
-            username=dict(type="str", required=True),
-            password=dict(type="str", required=True, no_log=True),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
-            timeout=dict(type="int", default=30),
-            count=dict(type="bool", default=True),
-            expected_version=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    server = Server(module.params)
-    url = module.params["url"]
-    try:
-        health = server.get("/health", authenticated=False).strip()
-        version = server.get("/version").strip()
-        result = read_server(server.post, version) if module.params["count"] else {"version": version}
-    except MlflowApiError as exc:
-        hint = " Check the admin username and password." if exc.status in (401, 403) else ""
-        module.fail_json(msg=f"MLflow at {url} answered {exc.endpoint} with HTTP {exc.status}.{hint}", status=exc.status)
-    except (URLError, OSError, ValueError) as exc:
-        module.fail_json(msg=f"MLflow at {url} could not be reached: {exc}. Check the URL and that the server is running.")
-    expected = module.params["expected_version"]
-    if expected and version != expected.lstrip("v"):
-        module.fail_json(msg=f"MLflow at {url} runs version {version}, expected {expected.lstrip('v')}.", **result)
-    module.exit_json(changed=False, health=health, **result)
+    CollectionModule(ARGUMENT_SPEC, supports_check_mode=True).execute(run_server_info)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ author:
   - mlops.mlflow maintainers (@mlops-mlflow)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - mlops.mlflow.cluster.file_backup
 attributes:
   check_mode:
     support: full
@@ -132,11 +133,6 @@ options:
   write:
     description:
       - Write the prepared values back to O(values_file). Without it, the module only reports.
-    type: bool
-    default: false
-  backup:
-    description:
-      - Keep a timestamped copy of O(values_file) before writing it (RV(backup_file)).
     type: bool
     default: false
 notes:
@@ -289,38 +285,8 @@ backup_file:
   sample: inventories/prod/mlflow-values.yaml.12345.2026-11-21@10:00:00~
 """
 
-import datetime
-import os
-import tempfile
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.text.converters import to_native
-
-from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import (
-    check_new_folder, check_source, read_server_catalog, system_id_reader, window_as_result)
-from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError, fail_with
-from ansible_collections.mlops.mlflow.plugins.module_utils.recovery_values import (
-    MANAGED_KEYS, apply_updates, get_dotted, recovery_updates, resolve_names)
-from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import TargetTimeError, format_utc, parse_target_time
-from ansible_collections.mlops.mlflow.plugins.module_utils.values_file import (
-    HAS_RUAMEL, RUAMEL_IMPORT_ERROR, ValuesDocument)
-
-try:
-    import boto3
-    from botocore.config import Config as BotoConfig
-    from botocore.exceptions import BotoCoreError, ClientError
-    HAS_BOTO3 = True
-    BOTO3_IMPORT_ERROR = None
-except ImportError:
-    HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR = traceback.format_exc()
-
-    class BotoCoreError(Exception):  # pylint: disable=missing-class-docstring
-        pass
-
-    class ClientError(Exception):  # pylint: disable=missing-class-docstring
-        pass
+from ansible_collections.mlops.mlflow.plugins.module_utils.collection_module import CollectionModule
+from ansible_collections.mlops.mlflow.plugins.module_utils.recovery_prepare import run_prepare
 
 OBJECT_STORE_SPEC = dict(
     destination_path=dict(type="str", required=True),
@@ -347,155 +313,15 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def s3_client(store: dict):
-    verify = store["ca_bundle"] if store["ca_bundle"] else store["validate_certs"]
-    return boto3.client(
-        "s3",
-        endpoint_url=store["endpoint_url"] or None,
-        aws_access_key_id=store["access_key_id"] or None,
-        aws_secret_access_key=store["secret_access_key"] or None,
-        aws_session_token=store["session_token"] or None,
-        region_name=store["region"] or None,
-        verify=verify,
-        config=BotoConfig(s3={"addressing_style": store["addressing_style"]}, retries={"max_attempts": 3}),
-    )
-
-
-def check_object_store(store: dict, names, target, backup_id):
-    """Read both server folders and run every catalog check; returns the result fields and warnings."""
-    client = s3_client(store)
-    destination = store["destination_path"]
-    source = read_server_catalog(client, destination, names.source)
-    window, backup, warnings = check_source(source, target.instant if target else None, backup_id)
-    new = read_server_catalog(client, destination, names.new)
-    started = check_new_folder(new, source, names.already_prepared, system_id_reader(client, destination))
-    if started:
-        warnings.append("the recovery from %s into %s has already started: %s archives WAL of the restored "
-                        "database; the values are left as they are." % (names.source, names.new, new.location))
-    fields = {"recovery_window": window_as_result(window), "backup": backup.as_result() if backup else {}}
-    return fields, started, warnings
-
-
-def load_values(module):
-    """(plain values, ValuesDocument or None, original text or None)."""
-    path = module.params["values_file"]
-    if path is None:
-        return module.params["values"], None, None
-    if not HAS_RUAMEL:
-        module.fail_json(msg=missing_required_lib("ruamel.yaml"), exception=RUAMEL_IMPORT_ERROR)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        module.fail_json(msg="cannot read values_file %s: %s. Give the path of the release's values file." % (
-            path, to_native(exc.strerror or exc)))
-    document = ValuesDocument(text, "values_file %s" % path)
-    return document.plain(), document, text
-
-
-def write_values(module, path: str, text: str) -> str | None:
-    """Atomic replace of `path` with `text`, after a backup copy when asked; returns the backup's path."""
-    backup_file = module.backup_local(path) if module.params["backup"] else None
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        module.atomic_move(temp, os.path.abspath(path))
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-    return backup_file
-
-
-def managed_view(values: dict) -> dict:
-    """Only the managed keys, nested, for the diff (no other value, so no secret, is shown)."""
-    view = {}
-    for key in MANAGED_KEYS:
-        value = get_dotted(values, key)
-        if value is not None:
-            section, name = key.split(".")
-            view.setdefault(section, {})[name] = value
-    return view
-
-
-def prepare(module) -> dict:
-    params = module.params
-    result = {"changed": False}
-    target = None
-    if params["target_time"] is not None:
-        target = parse_target_time(params["target_time"])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        if target.instant > now:
-            raise TargetTimeError(
-                "target_time %s (%s) is in the future (now is %s): a recovery can only reach archived WAL. Give a "
-                "past time, or leave target_time out to recover to the latest archived WAL."
-                % (params["target_time"], target.text, format_utc(now.replace(microsecond=0))))
-    values, document, original_text = load_values(module)
-    names = resolve_names(values, params["new_cluster_name"], params["source_cluster_name"])
-
-    started = False
-    warnings = []
-    if params["object_store"]:
-        if not HAS_BOTO3:
-            module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-        fields, started, warnings = check_object_store(params["object_store"], names, target, params["backup_id"])
-        result.update(fields)
-
-    updates = recovery_updates(values, names, target, started=started)
-    new_values = apply_updates(values, updates)
-    result.update(
-        changed=bool(updates),
-        old_cluster_name=names.source,
-        new_cluster_name=names.new,
-        new_values=new_values,
-        changes=[key for key in MANAGED_KEYS if key in updates],
-        already_prepared=names.already_prepared,
-        new_cluster_started=started,
-        target_time=target.text if target else None,
-    )
-    if module._diff:
-        header = params["values_file"] or "values"
-        result["diff"] = {"before": managed_view(values), "after": managed_view(new_values),
-                          "before_header": header, "after_header": header}
-    for warning in warnings:
-        module.warn(warning)
-
-    if document is not None and updates and params["write"]:
-        for key in MANAGED_KEYS:
-            if key in updates:
-                document.set(key, updates[key], quote=key == "recovery.targetTime")
-        new_text = document.dump()
-        if new_text != original_text and not module.check_mode:
-            backup_file = write_values(module, params["values_file"], new_text)
-            if backup_file:
-                result["backup_file"] = backup_file
-    return result
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
+    module = CollectionModule(
+        ARGUMENT_SPEC, supports_check_mode=True,
         mutually_exclusive=[("values_file", "values")],
         required_one_of=[("values_file", "values")],
         required_if=[("write", True, ("values_file",))],
         required_by={"backup_id": ("object_store",)},
-        supports_check_mode=True,
     )
-    try:
-        result = prepare(module)
-    except CollectionError as exc:
-        fail_with(module, exc)
-    except ClientError as exc:
-        module.fail_json(msg="the object store refused a request (%s): %s. Check object_store.destination_path, the "
-                             "credentials and their permissions (s3:ListBucket, s3:GetObject)."
-                             % (module.params["object_store"]["destination_path"], to_native(exc)))
-    except BotoCoreError as exc:
-        store = module.params["object_store"]
-        module.fail_json(msg="cannot read the object store %s at %s: %s. Check object_store.endpoint_url, the network "
-                             "and, for a private CA, object_store.ca_bundle."
-                             % (store["destination_path"], store["endpoint_url"] or "AWS S3", to_native(exc)))
-    module.exit_json(**result)
+    module.execute(run_prepare)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ import psycopg2
 import pytest
 import yaml
 
+from sandbox.runtime.postgres import PG_BIN
 from sandbox.runtime.venvs import ensure_mlflow_venv
 from tests.support.ansible_run import run_module, run_playbook
 from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, escape_ini_value, start_mlflow_server
-from tests.support.paths import PG_BIN
 
 MODULE = "mlops.mlflow.basic_auth_rewrite"
 MLFLOW_VERSION = "3.17.2"
@@ -344,9 +344,10 @@ def test_secret_is_updated_in_place_only_when_it_changes(sandbox_cluster, work_d
     assert cluster.get("secret", "mlflow-auth-config", "-n", namespace)["data"]["other"] == \
         base64.b64encode(b"kept").decode("ascii")
 
+    predicted = run_module(MODULE, args, check=True, env=env)
     again = run_module(MODULE, args, verbosity=3, env=env)
     assert again.returncode == 0
-    assert again.result["changed"] is False
+    assert again.result["changed"] is predicted.result["changed"] is False
     assert again.result["checksum"] == applied.result["checksum"]
     assert read_secret(cluster, namespace) == (content, new_version)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -64,6 +65,27 @@ def test_check_mode_writes_nothing(cluster):
     run = lock(cluster, "run-a", "lock-check", check=True)
     assert run.returncode == 0 and run.result["outcome"] == "create"
     assert lease(cluster, "lock-check") is None
+
+
+@pytest.mark.parametrize("steps", [
+    [("run-a", "present")],                         # create
+    [("run-a", "present"), ("run-a", "present")],   # renew
+    [("run-a", "present"), ("run-b", "absent")],    # not ours: left in place
+    [("run-a", "present"), ("run-a", "absent")],    # delete
+    [("run-a", "absent")],                          # nothing to release
+])
+def test_check_mode_predicts_the_real_run(cluster, steps):
+    """Check mode's `changed` and outcome are the real run's, and its writes (server-side dry runs) store nothing."""
+    name = "lock-predict-%s" % uuid.uuid4().hex[:8]
+    *before, (holder, state) = steps
+    for earlier_holder, earlier_state in before:
+        assert lock(cluster, earlier_holder, name, state=earlier_state).returncode == 0
+    stored = lease(cluster, name)
+    predicted = lock(cluster, holder, name, check=True, state=state)
+    assert lease(cluster, name) == stored, "check mode changed the Lease"
+    real = lock(cluster, holder, name, state=state)
+    assert predicted.returncode == real.returncode == 0, (predicted.stdout[-1500:], real.stdout[-1500:])
+    assert (predicted.result["changed"], predicted.result["outcome"]) == (real.result["changed"], real.result["outcome"])
 
 
 def test_stale_lock_is_taken_over_and_force_overrides_a_live_one(cluster):
