@@ -18,6 +18,7 @@ try:
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+    from ruamel.yaml.util import load_yaml_guess_indent
     HAS_RUAMEL = True
     RUAMEL_IMPORT_ERROR = None
 except ImportError:
@@ -25,7 +26,6 @@ except ImportError:
     RUAMEL_IMPORT_ERROR = traceback.format_exc()
 
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?!- )(?!#)[^\s].*?:(\s|$)")
-_SEQUENCE_LINE = re.compile(r"^(?P<indent> *)-(?P<gap> +)\S")
 
 
 class ValuesFileError(CollectionError, ValueError):
@@ -35,33 +35,16 @@ class ValuesFileError(CollectionError, ValueError):
 def detect_indentation(text: str) -> tuple[int, int, int]:
     """(mapping, sequence, offset) as ruamel.yaml's `indent()` takes them, guessed from the file itself.
 
-    mapping: the smallest indentation of a nested key; offset: how far a `- ` sits right of its parent key;
-    sequence: where the item's content starts (offset + the dash and the spaces after it). Defaults are the
-    chart's own style (2, 4, 2).
+    The block sequence style (sequence, offset) is ruamel.yaml's own guess, `load_yaml_guess_indent`; it gives the
+    mapping indentation only for a file without sequences, so that one is the smallest indentation of a nested
+    key here. Defaults are the chart's own style (2, 4, 2). Raises YAMLError for a file that is not YAML.
     """
-    mapping = None
-    sequence_offset = None
-    item_gap = 1
-    parent_key_indent = None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key = _KEY_LINE.match(line)
-        item = _SEQUENCE_LINE.match(line)
-        if item and sequence_offset is None and parent_key_indent is not None:
-            sequence_offset = len(item.group("indent")) - parent_key_indent
-            item_gap = len(item.group("gap"))
-        if key and not item:
-            indent = len(key.group("indent"))
-            if indent and (mapping is None or indent < mapping):
-                mapping = indent
-            parent_key_indent = indent if line.rstrip().endswith(":") else None
-        else:
-            parent_key_indent = None
-    mapping = mapping or 2
-    if sequence_offset is None or sequence_offset < 0:
-        sequence_offset, item_gap = 2, 1
-    return mapping, sequence_offset + 1 + item_gap, sequence_offset
+    _data, sequence, offset = load_yaml_guess_indent(text)
+    nested = [len(match.group("indent")) for match in map(_KEY_LINE.match, text.splitlines()) if match]
+    mapping = min((indent for indent in nested if indent), default=2)
+    if offset is None or offset < 0:
+        sequence, offset = 4, 2
+    return mapping, sequence, offset
 
 
 class ValuesDocument:
@@ -71,12 +54,12 @@ class ValuesDocument:
         if not HAS_RUAMEL:
             raise ValuesFileError("ruamel.yaml is required to edit %s" % source)
         self.source = source
-        mapping, sequence, offset = detect_indentation(text)
         self._yaml = YAML(typ="rt")
         self._yaml.preserve_quotes = True
         self._yaml.width = 4096  # never re-wrap long lines that were not touched
-        self._yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
         try:
+            mapping, sequence, offset = detect_indentation(text)
+            self._yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
             data = self._yaml.load(text)
         except YAMLError as exc:
             raise ValuesFileError("%s is not valid YAML: %s" % (source, exc)) from None
