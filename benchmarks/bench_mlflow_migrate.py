@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 # pylint: disable=wrong-import-position
 from benchmarks import record  # noqa: E402
+from sandbox.runtime.postgres import PostgresInstance  # noqa: E402
 from sandbox.runtime.venvs import ensure_mlflow_venv  # noqa: E402
 from tests.support.ansible_run import run_module  # noqa: E402
-from tests.support.postgres import PostgresInstance  # noqa: E402
 
 SOURCE_VERSION = "2.22.5"
 TARGET_VERSION = "3.17.2"

@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # pylint: disable=wrong-import-position
 from benchmarks import phases, record, svg  # noqa: E402
+from sandbox.runtime.barman import Store  # noqa: E402
+from sandbox.runtime.postgres import PostgresInstance  # noqa: E402
+from sandbox.runtime.s3 import S3Server  # noqa: E402
 from tests.e2e.sandbox_flows import ADMIN, Sandbox  # noqa: E402
 from tests.e2e.test_recover_drill import run_names, wait_for_base_backup  # noqa: E402
 from tests.sandbox.runtime_stack import Stack, wait_until  # noqa: E402
-from tests.support.barman import BarmanStore  # noqa: E402
 from tests.support.mlflow_server import start_mlflow_server  # noqa: E402
-from tests.support.postgres import PostgresInstance  # noqa: E402
-from tests.support.s3 import S3Server  # noqa: E402
 from tests.support.versions import REPO_ROOT  # noqa: E402
 
 VERSION = "3.5.0"
@@ -124,7 +124,7 @@ def floor(sandbox: Sandbox, namespace: str, workdir: Path) -> dict:
     s3 = sandbox.info["s3"]
     server = S3Server(process=None, endpoint_url=s3["endpoint"], access_key_id=s3["access_key_id"],
                       secret_access_key=s3["secret_access_key"], region=s3["region"])
-    store = BarmanStore(server, f"s3://mlflow-backups/{namespace}")
+    store = Store.on(server, f"s3://mlflow-backups/{namespace}")
     stack = Stack(sandbox.cluster, namespace)
     ini = stack.get("secret", "mlflow-auth-config")["data"]["basic-auth.ini"]
     target = PostgresInstance(workdir / "pg")

@@ -1,6 +1,7 @@
 """Fixtures for real components: PostgreSQL 15, an S3 server, barman-cloud and MLflow servers.
 
 Every process a fixture starts listens on a free loopback port and is stopped by the fixture that started it.
+PostgreSQL, S3 and barman-cloud are run by the sandbox's own helpers (sandbox/runtime/), as the sandbox runs them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import pytest
 # `ansible_collections.mlops.mlflow` importable for tests of plugins/module_utils (make setup links the checkout).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collections"))
 
-from tests.support.barman import BarmanStore  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.runtime.barman import Store  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.runtime.postgres import PostgresInstance  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox.runtime.s3 import S3Server, start_s3_server  # noqa: E402  pylint: disable=wrong-import-position
 from tests.support.leftovers import kill_all, processes_under  # noqa: E402  pylint: disable=wrong-import-position
 from tests.support.mlflow_server import (  # noqa: E402  pylint: disable=wrong-import-position
     MlflowServer, start_mlflow_server, write_basic_auth_ini)
-from tests.support.postgres import PostgresInstance  # noqa: E402  pylint: disable=wrong-import-position
-from tests.support.s3 import S3Server, start_s3_server  # noqa: E402  pylint: disable=wrong-import-position
 from tests.support.scheduling import LongestFirstScheduling  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -101,7 +102,7 @@ def pg(pg_factory) -> PostgresInstance:
 
 @pytest.fixture(scope="session")
 def s3_server(shared_tmp: Path) -> Iterator[S3Server]:
-    server = start_s3_server(shared_tmp)
+    server = start_s3_server(shared_tmp, registry=shared_tmp / "processes")
     yield server
     server.stop()
 
@@ -112,8 +113,8 @@ def s3_bucket(s3_server: S3Server) -> str:
 
 
 @pytest.fixture
-def barman_store(s3_server: S3Server, s3_bucket: str) -> BarmanStore:
-    return BarmanStore(s3=s3_server, destination_path=f"s3://{s3_bucket}/mlflow-pg")
+def barman_store(s3_server: S3Server, s3_bucket: str) -> Store:
+    return Store.on(s3_server, f"s3://{s3_bucket}/mlflow-pg")
 
 
 @pytest.fixture

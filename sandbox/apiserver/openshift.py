@@ -142,6 +142,9 @@ class Extensions:
             ("POST", "build.openshift.io", "v1", "buildconfigs", "instantiate"): instantiate_build,
         }
 
+    def endpoint(self, method: str, group: str, version: str, resource: str, subresource: str) -> Endpoint | None:
+        return self._routes.get((method, group, version, resource, subresource))
+
     def match(self, method: str, group: str, version: str, rest: list[str]) -> tuple[Endpoint, str, str] | None:
         if len(rest) < 3 or rest[0] != "namespaces":
             return None
@@ -150,7 +153,7 @@ class Extensions:
         sub = rest[4] if len(rest) > 4 else ""
         if name and not sub:
             return None
-        endpoint = self._routes.get((method, group, version, resource, sub))
+        endpoint = self.endpoint(method, group, version, resource, sub)
         if endpoint is None:
             return None
         return endpoint, namespace, name

@@ -1,14 +1,14 @@
 """What the API does with a request, independent of HTTP: the semantics of create, read, update, patch,
-apply, delete and the `status`/`scale` subresources.
+apply, delete and the `status`/`scale` subresources, the same for every kind.
 
 The HTTP layer and the in-process controllers both go through here, so a controller's write is validated and
-versioned exactly like a client's.
+versioned exactly like a client's. What differs by kind is looked up at fixed points: defaulting (defaults.py),
+validation beyond the schema (semantics.py) and the create/update/delete hooks (strategies.py).
 """
 
 from __future__ import annotations
 
 import copy
-import ipaddress
 import random
 import string
 import uuid
@@ -22,6 +22,7 @@ from .resources import Registry, ResourceType
 from .schemas import root_node
 from .selectors import field_selector, label_selector
 from .store import Store
+from .strategies import Strategies
 
 NAMESPACE_KEY = ("", "namespaces")
 
@@ -57,7 +58,7 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
     def __init__(self, store: Store, registry: Registry):
         self.store = store
         self.registry = registry
-        self._cluster_ips: set[str] = set()
+        self.strategies = Strategies(store, registry)
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -116,45 +117,16 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
-        self._on_create(resource, obj)
-        if "status" in resource.subresources and resource.kind != "Namespace":
+        if "status" in resource.subresources:
             # A create cannot set status through the main resource (only through /status afterwards).
             obj.pop("status", None)
+        self.strategies.prepare_create(resource, obj)
         if not applied:
             managed.record_update(resource, None, obj, options.manager, "", now())
         if options.dry_run:
             obj["metadata"]["resourceVersion"] = ""
             return self._present(resource, obj)
         return self._present(resource, self.store.put(resource.key, obj, "ADDED"))
-
-    def _on_create(self, resource: ResourceType, obj: dict[str, Any]) -> None:
-        spec = obj.get("spec") or {}
-        if resource.key == ("", "services") and spec.get("type", "ClusterIP") != "ExternalName":
-            if not spec.get("clusterIP"):
-                spec["clusterIP"] = self._allocate_ip()
-            if spec["clusterIP"] != "None":
-                spec.setdefault("clusterIPs", [spec["clusterIP"]])
-        if resource.key == ("batch", "jobs"):
-            uid = obj["metadata"]["uid"]
-            name = obj["metadata"]["name"]
-            if not spec.get("manualSelector"):
-                spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-                labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
-                labels.update({"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
-                               "controller-uid": uid, "job-name": name})
-
-    def _allocate_ip(self) -> str:
-        if not self._cluster_ips:
-            for _, service in self.store.all_objects():
-                if service.get("kind") == "Service":
-                    self._cluster_ips.add((service.get("spec") or {}).get("clusterIP", ""))
-        network = ipaddress.ip_network("10.96.0.0/16")
-        for offset in range(10, network.num_addresses - 1):
-            candidate = str(network[offset])
-            if candidate not in self._cluster_ips:
-                self._cluster_ips.add(candidate)
-                return candidate
-        raise errors.ApiError(500, "InternalError", "no cluster IP left in 10.96.0.0/16")
 
     # --- update / patch / apply ---------------------------------------------------------------------------------
 
@@ -267,11 +239,7 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
         checked = validation.validate(resource, new, options.field_validation)
         options.warnings.extend(checked.warnings)
         obj = defaults.apply(resource, checked.obj)
-        if resource.key == ("", "services"):
-            spec, old_spec = obj.setdefault("spec", {}), old.get("spec") or {}
-            for allocated in ("clusterIP", "clusterIPs"):
-                if not spec.get(allocated) and old_spec.get(allocated):
-                    spec[allocated] = old_spec[allocated]
+        self.strategies.prepare_update(resource, obj, old)
         semantics.check(resource, obj, old)
         if resource.generation:
             body_changed = _spec_part(obj) != _spec_part(old)
@@ -340,17 +308,13 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
 
     def _finish_delete(self, resource: ResourceType, obj: dict[str, Any], propagation: str) -> dict[str, Any]:
         meta = obj["metadata"]
-        if resource.key == NAMESPACE_KEY:
-            for key in {t.key for t in self.registry.types if t.namespaced}:
-                namespaced = self.registry.by_key(key)
-                for item in self.store.list(key, meta["name"])[0]:
-                    self._finish_delete(namespaced, item, "Background")
+        for contained, item in self.strategies.deleted_with(resource, obj):
+            self._finish_delete(contained, item, "Background")
         if propagation == "Foreground":
             self._collect_dependents(meta["uid"], "Background")
         removed = self.store.remove(resource.key, meta.get("namespace", "") if resource.namespaced else "",
                                     meta["name"])
-        if resource.key == ("", "services"):
-            self._cluster_ips.discard((obj.get("spec") or {}).get("clusterIP", ""))
+        self.strategies.after_delete(resource, obj)
         if propagation != "Foreground":
             self._collect_dependents(meta["uid"], propagation)
         gone = removed or obj
@@ -397,12 +361,11 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
         meta = obj["metadata"]
         spec_replicas = _dig(obj, paths.spec_replicas)
         status: dict[str, Any] = {"replicas": _dig(obj, paths.status_replicas) or 0}
-        if resource.key == ("apps", "deployments") or resource.key == ("apps", "replicasets") or \
-                resource.key == ("apps", "statefulsets"):
-            selector = (obj.get("spec") or {}).get("selector") or {}
-            status["selector"] = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
-        elif paths.label_selector and _dig(obj, paths.label_selector):
-            status["selector"] = _dig(obj, paths.label_selector)
+        selector = self.strategies.scale_selector(resource, obj)
+        if selector is None and paths.label_selector:
+            selector = _dig(obj, paths.label_selector) or None
+        if selector is not None:
+            status["selector"] = selector
         return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                              if k in meta},

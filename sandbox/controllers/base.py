@@ -5,9 +5,9 @@ object of that kind changes (and again after the delay `reconcile` returns, for 
 names kinds whose changes re-trigger the owner named in their controller ownerReference, the way a Deployment
 controller hears about its ReplicaSets.
 
-Part 2 subclasses `Controller` with implementations that run real processes (a venv per image, PostgreSQL,
-barman-cloud), registers them in `manager.default_controllers()` in place of the stand-ins, and cleans up in
-`stop()`.
+The real-process controllers (real.py: a venv per image, PostgreSQL, barman-cloud) and the stand-ins
+(standins.py) both subclass `Controller`; `manager.default_controllers()` picks one set, and `stop()` releases
+what a controller started.
 """
 
 from __future__ import annotations

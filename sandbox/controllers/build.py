@@ -19,8 +19,6 @@ import re
 import threading
 from typing import Any
 
-from ..apiserver.openshift import instantiate_build
-from ..apiserver.operations import Options
 from ..runtime.images import INTERNAL_REGISTRY, mlflow_version
 from .base import Controller, condition, now
 from .util import write_status
@@ -57,8 +55,9 @@ class BuildConfigController(Controller):
         triggers = (obj.get("spec") or {}).get("triggers") or []
         if any(t.get("type") == "ConfigChange" for t in triggers) and \
                 not (obj.get("status") or {}).get("lastVersion"):
-            instantiate_build(self.client.api, namespace, name, {"metadata": {"annotations": {}}},
-                              Options(field_manager=self.name, user_agent="build-controller"))
+            self.client.post("build.openshift.io/v1", "BuildConfig", namespace, name, "instantiate",
+                             {"kind": "BuildRequest", "apiVersion": "build.openshift.io/v1",
+                              "metadata": {"name": name, "annotations": {}}})
         return None
 
 

@@ -1,12 +1,22 @@
-"""The API as a controller sees it: the same validation, versioning and watch events as any HTTP client."""
+"""The API as a controller sees it: the same validation, versioning and watch events as any HTTP client.
+
+This is the controllers' only door into the API server (tests/unit/test_layers.py checks it): they read, write,
+watch and call verb subresources here, as a real controller does through client-go, and catch its `ApiError`;
+they never reach into the store or an endpoint's implementation.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..apiserver import errors
+# ApiError: what controllers catch (404, 409), as client-go's apierrors.
+from ..apiserver.errors import ApiError
+from ..apiserver.openshift import Extensions
 from ..apiserver.operations import Api, DeleteOptions, Options
 from ..apiserver.resources import ResourceType
+
+Kind = tuple[str, str]  # (apiVersion, kind)
 
 
 class Client:
@@ -15,6 +25,7 @@ class Client:
     def __init__(self, api: Api, manager: str):
         self.api = api
         self.manager = manager
+        self._extensions = Extensions()
 
     def resource(self, api_version: str, kind: str) -> ResourceType:
         found = self.api.registry.by_kind(api_version, kind)
@@ -28,7 +39,7 @@ class Client:
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self.api.get(self.resource(api_version, kind), namespace, name)
-        except errors.ApiError as error:
+        except ApiError as error:
             if error.code == 404:
                 return None
             raise
@@ -57,6 +68,33 @@ class Client:
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
         try:
             self.api.delete(self.resource(api_version, kind), namespace, name, DeleteOptions())
-        except errors.ApiError as error:
+        except ApiError as error:
             if error.code != 404:
                 raise
+
+    def post(self, api_version: str, kind: str, namespace: str, name: str, subresource: str,
+             body: dict[str, Any]) -> dict[str, Any]:
+        """POST to a subresource that is a verb, e.g. `buildconfigs/<name>/instantiate` (as `oc start-build`)."""
+        resource = self.resource(api_version, kind)
+        endpoint = self._extensions.endpoint("POST", resource.group, resource.version, resource.plural, subresource)
+        if endpoint is None:
+            raise LookupError(f"POST {resource.plural}/{subresource} is not served")
+        return endpoint(self.api, namespace, name, body, self._options())[1]
+
+    def watch(self, kinds: Iterable[Kind], handler: Callable[[Kind, dict[str, Any]], None]) -> None:
+        """Call `handler(kind, obj)` for every stored object of `kinds`, then for every change to one (an
+        informer's list-then-watch, with nothing missed in between). The handler runs in the writer's thread,
+        while the write holds the store: it must be quick (e.g. queue a key)."""
+        by_key: dict[tuple[str, str], list[Kind]] = {}
+        for kind in kinds:
+            by_key.setdefault(self.resource(*kind).key, []).append(kind)
+
+        def deliver(key: tuple[str, str], obj: dict[str, Any]) -> None:
+            for kind in by_key.get(key, ()):
+                handler(kind, obj)
+
+        store = self.api.store
+        with store.lock:
+            store.subscribe(lambda event: deliver(event.key, event.obj))
+            for key, obj in store.all_objects():
+                deliver(key, obj)

@@ -17,12 +17,11 @@ import threading
 import time
 from typing import Any
 
-from ..apiserver import errors
 from ..runtime import cron
 from ..runtime.barman import PLUGIN, StoreError, archiver_plugin, object_store
-from ..runtime.postgres import PORT
 from ..timestamps import format_time, parse
 from .base import Controller, condition, now
+from .client import ApiError
 from .objectstore import refresh_window
 from .util import owner_ref, write_status
 
@@ -82,7 +81,7 @@ class BackupController(Controller):
         if server:
             status["serverName"] = server
         if store is not None:
-            status["destinationPath"] = store.destination
+            status["destinationPath"] = store.destination_path
         write_status(self.client, backup, status)
 
     def _backup(self, backup, cluster, runner):
@@ -101,20 +100,10 @@ class BackupController(Controller):
         started = now()
         backup = write_status(self.client, backup, {
             "phase": "running", "method": "plugin", "startedAt": started, "serverName": server,
-            "destinationPath": store.destination, "endpointURL": store.endpoint or "",
+            "destinationPath": store.destination_path, "endpointURL": store.endpoint or "",
             "instanceID": {"podName": runner.pod_name}, "online": True}) or backup
-        flags = [f"--{store.data_compression}"] if store.data_compression else []
         try:
-            result = store.run("barman-cloud-backup", "-h", str(runner.instance.socket_dir), "-p", str(PORT),
-                               "-U", "postgres", "--immediate-checkpoint", "--name", name, *flags,
-                               store.destination, server, timeout=3600)
-            if result.returncode != 0:
-                raise StoreError(f"barman-cloud-backup failed ({result.returncode}): "
-                                 f"{(result.stderr or result.stdout).strip()[-3000:]}")
-            found = [b for b in store.backups(server) if b.get("backup_name") == name]
-            if not found:
-                raise StoreError(f"barman-cloud-backup finished but no backup named {name} is listed for {server}")
-            info = found[-1]
+            info = store.take_backup(runner.instance, server, name=name)
             current = self.client.get("postgresql.cnpg.io/v1", "Backup", namespace, name)
             if current is not None:
                 write_status(self.client, current, dict(
@@ -158,7 +147,7 @@ class BackupController(Controller):
             try:
                 self.client.update_status(current, status)
                 return
-            except errors.ApiError as error:
+            except ApiError as error:
                 if error.code != 409:
                     raise
 
@@ -226,7 +215,7 @@ class ScheduledBackupController(Controller):
             try:
                 return self.client.create({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
                                            "metadata": dict(meta), "spec": backup_spec})
-            except errors.ApiError as error:
+            except ApiError as error:
                 if error.code != 409:
                     raise
                 time.sleep(0.01)

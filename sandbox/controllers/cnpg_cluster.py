@@ -1,23 +1,23 @@
-"""The CNPG operator's Cluster side: services, the app secret, the instance Pod object, and one instance
-manager thread per Cluster (cnpg_instance.py) that runs the real PostgreSQL."""
+"""The CNPG operator's Cluster side: services and the app secret (cnpg_objects.py, as the stand-in makes them), the
+instance Pod object, and one instance manager thread per Cluster (cnpg_instance.py) that runs the real PostgreSQL."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 
 from ..runtime.postgres import socket_dir
+from .base import Controller
 from .cnpg_instance import ClusterRunner
+from .cnpg_objects import ensure_app_secret, ensure_services
 from .pods import RUN_BY
-from .standins import ClusterStandIn
 from .util import owner_ref
 
 POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15"
 SOCKET_ANNOTATION = "sandbox.mlops.io/postgres-socket"
 
 
-class ClusterController(ClusterStandIn):
-    """Shares the stand-in's services and app-secret layout; runs a real instance behind them."""
+class ClusterController(Controller):
+    """Creates the operator's objects and runs a real instance behind them."""
 
     name = "cnpg-operator"
     kind = ("postgresql.cnpg.io/v1", "Cluster")
@@ -39,8 +39,8 @@ class ClusterController(ClusterStandIn):
                 runner = None
             if obj is None:
                 return None
-        self._services(obj)
-        self._app_secret(obj)
+        ensure_services(self.client, obj)
+        ensure_app_secret(self.client, obj)
         self._instance_pod(obj)
         with self._lock:
             if runner is None:
@@ -50,20 +50,6 @@ class ClusterController(ClusterStandIn):
             else:
                 runner.update(obj)
         return None
-
-    def _app_secret(self, cluster):
-        """`<cluster>-app` with a new random password, unless the bootstrap names the owner's secret."""
-        bootstrap = (cluster.get("spec") or {}).get("bootstrap") or {}
-        method = bootstrap.get("recovery") or bootstrap.get("initdb") or {}
-        if method.get("secret"):
-            return
-        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
-        if self.client.get("v1", "Secret", namespace, f"{name}-app") is not None:
-            return
-        database = method.get("database", "app")
-        owner = method.get("owner", database)
-        password = secrets.token_urlsafe(24)
-        self._write_app_secret(cluster, owner, database, password)
 
     def _instance_pod(self, cluster):
         name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]

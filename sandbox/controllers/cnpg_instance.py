@@ -15,12 +15,12 @@ import threading
 import time
 from typing import Any
 
-from ..apiserver import errors
 from ..runtime import archive_timeout
 from ..runtime.barman import StoreError, archiver_plugin, object_store
-from ..runtime.postgres import Instance, PostgresError
+from ..runtime.postgres import PG_HBA, Instance, PostgresError
 from ..timestamps import parse
 from .base import condition
+from .client import ApiError
 
 LOG = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class ClusterRunner:
         annotations = self.cluster["metadata"].get("annotations") or {}
         wanted = spec.get("instances", 1) > 0 and annotations.get(HIBERNATION) != "on"
         if not wanted:
-            if self.instance.running():
+            if self.instance.is_running():
                 self.instance.stop()
             self.ready, self.archiving = False, None
             self.phase = "Cluster in hibernation" if annotations.get(HIBERNATION) == "on" else "Cluster is stopped"
@@ -145,7 +145,7 @@ class ClusterRunner:
             self._bootstrap(store, server, owner, database, password)
             if not self.instance.bootstrapped():
                 return
-        if not self.instance.running():
+        if not self.instance.is_running():
             if self.promoted_once:
                 self.restarts += 1
             self._start(store, server)
@@ -167,11 +167,12 @@ class ClusterRunner:
     def _bootstrap(self, store, server, owner, database, password) -> None:
         annotations = self.cluster["metadata"].get("annotations") or {}
         if store is not None and annotations.get(SKIP_EMPTY_CHECK) != "enabled":
-            empty, message = store.check_empty(server)
-            if not empty:
+            checked = store.check_wal_archive(server)
+            if checked.returncode != 0:
+                message = (checked.stderr or checked.stdout).strip()
                 self.phase = "Setting up primary"
                 self.phase_reason = (f"Expected empty archive: the WAL archive of serverName {server} in "
-                                     f"{store.destination} is not empty ({message.splitlines()[-1] if message else ''}); "
+                                     f"{store.destination_path} is not empty ({message.splitlines()[-1] if message else ''}); "
                                      "use a new cluster name (serverName)")
                 self.ready = False
                 return
@@ -181,7 +182,7 @@ class ClusterRunner:
         if recovery:
             self._restore(recovery)
             return
-        self.instance.initdb()
+        self.instance.init()
         self._start(store, server)
         self.instance.sql(f'CREATE ROLE "{owner}" LOGIN PASSWORD %s', (password,))
         self.instance.sql(f'CREATE DATABASE "{database}" OWNER "{owner}"')
@@ -205,39 +206,28 @@ class ClusterRunner:
         target_time = parse(target) if target else None
         # The plugin's rule (cloudnative-pg/barman-cloud, pkg/catalog: the catalog sorted by begin time,
         # findClosestBackupFromTargetTime): the newest completed backup whose end is not after the target.
-        done = sorted((b for b in store.backups(origin) if b.get("status") == "DONE" and b.get("end_time_iso")),
+        done = sorted((b for b in store.list_backups(origin) if b.get("status") == "DONE" and b.get("end_time_iso")),
                       key=lambda b: (parse(b.get("begin_time_iso") or b["end_time_iso"]),
                                      parse(b["end_time_iso"])))
         if target_time is not None:
             done = [b for b in done if parse(b["end_time_iso"]) <= target_time]
         if not done:
-            raise StoreError(f"no completed backup of {origin} in {store.destination}"
+            raise StoreError(f"no completed backup of {origin} in {store.destination_path}"
                              + (f" ends at or before {target}" if target else ""))
         backup = done[-1]
-        self.instance.prepare()
-        from ..runtime.postgres import _chown_postgres  # pylint: disable=import-outside-toplevel
-        _chown_postgres(self.instance.data_dir, 0o700)
-        result = store.run("barman-cloud-restore", store.destination, origin, backup["backup_id"],
-                           str(self.instance.data_dir))
-        if result.returncode != 0:
-            raise StoreError(f"barman-cloud-restore failed: {result.stderr.strip()[-2000:]}")
-        settings = {"restore_command": store.wal_restore_command(origin), "recovery_target_action": "promote"}
-        if target:
-            settings["recovery_target_time"] = target_time.strftime("%Y-%m-%d %H:%M:%S.%f+00")
-        self.instance.append_auto_conf(settings, signal_file="recovery.signal")
-        self.instance.write_hba()
+        store.prepare_recovery(origin, backup["backup_id"], self.instance,
+                               target_time.strftime("%Y-%m-%d %H:%M:%S.%f+00") if target_time else None)
+        self.instance.write_hba(PG_HBA)
         LOG.info("cluster %s/%s: restored backup %s of %s, replaying WAL", self.namespace, self.name,
                  backup["backup_id"], origin)
 
     # --- running -------------------------------------------------------------------------------------------------
 
     def _start(self, store, server) -> None:
-        settings = {"wal_level": "replica", "archive_mode": "on" if store is not None else "off"}
+        settings = store.archive_settings(server, archive_timeout()) if store is not None else \
+            {"wal_level": "replica", "archive_mode": "off"}
         env = dict(self.restore_env)
         env.update(store.env if store is not None else {})
-        if store is not None:
-            settings["archive_command"] = store.wal_archive_command(server)
-            settings["archive_timeout"] = str(archive_timeout())
         for key, value in (((self.cluster.get("spec") or {}).get("postgresql") or {}).get("parameters") or {}).items():
             settings.setdefault(key, str(value))
         self.instance.start(settings, env)
@@ -274,7 +264,7 @@ class ClusterRunner:
             try:
                 self.client.update_status(current, status)
                 break
-            except errors.ApiError as error:
+            except ApiError as error:
                 if error.code != 409:
                     raise
         self._publish_pod()
@@ -324,7 +314,7 @@ class ClusterRunner:
             earlier = previous.get(kind)
             return {"type": kind, "status": text, "lastTransitionTime":
                     earlier["lastTransitionTime"] if earlier and earlier.get("status") == text else stamp}
-        running = self.instance.running()
+        running = self.instance.is_running()
         status = {"phase": "Running" if running else "Pending", "podIP": self.address,
                   "podIPs": [{"ip": self.address}], "hostIP": "127.0.0.1",
                   "conditions": [cond("Initialized", True), cond("Ready", self.ready),
@@ -342,6 +332,6 @@ class ClusterRunner:
         if status != old:
             try:
                 self.client.update_status(pod, status)
-            except errors.ApiError as error:
+            except ApiError as error:
                 if error.code not in (404, 409):
                     raise

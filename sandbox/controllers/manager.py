@@ -1,5 +1,5 @@
-"""Runs the controllers: one worker thread each, fed by the store's change events, with de-duplicated keys,
-delayed re-queues and a back-off after errors."""
+"""Runs the controllers: one worker thread each, fed by a watch through the client (what is stored, then every
+change), with de-duplicated keys, delayed re-queues and a back-off after errors."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import logging
 import threading
 import time
 
-from ..apiserver.operations import Api
-from ..apiserver.store import Event
 from .base import Controller
-from .client import Client
+from .client import Api, Client
 
 LOG = logging.getLogger(__name__)
 
@@ -89,34 +87,29 @@ class _Worker:
 
 class ControllerManager:
     def __init__(self, api: Api, controllers: list[type[Controller]] | None = None, runtime: object | None = None):
-        self.api = api
+        self.client = Client(api, "kube-controller-manager")  # the manager's own watch
         self.workers: list[_Worker] = []
         for controller_type in controllers if controllers is not None else default_controllers(runtime):
             controller = controller_type(Client(api, controller_type.name), runtime)
             self.workers.append(_Worker(controller))
         self._watched: dict[tuple[str, str], list[_Worker]] = {}
         self._owned: dict[tuple[str, str], list[tuple[_Worker, str]]] = {}
-        registry = api.registry
         for worker in self.workers:
-            api_version, kind = worker.controller.kind
-            self._watched.setdefault(registry.by_kind(api_version, kind).key, []).append(worker)
-            for api_version, kind in worker.controller.owns:
-                owner_kind = worker.controller.kind[1]
-                self._owned.setdefault(registry.by_kind(api_version, kind).key, []).append((worker, owner_kind))
+            self._watched.setdefault(worker.controller.kind, []).append(worker)
+            for owned in worker.controller.owns:
+                self._owned.setdefault(owned, []).append((worker, worker.controller.kind[1]))
 
     def start(self) -> None:
-        self.api.store.subscribe(self._on_event)
         for worker in self.workers:
             worker.thread.start()
-        # Reconcile what is already stored (a snapshot, the bootstrap objects).
-        for key, obj in self.api.store.all_objects():
-            self._on_event(Event(0, "ADDED", key, obj))
+        # What is already stored (a snapshot, the bootstrap objects) first, then every change.
+        self.client.watch(set(self._watched) | set(self._owned), self._on_change)
 
-    def _on_event(self, event: Event) -> None:
-        meta = event.obj.get("metadata") or {}
-        for worker in self._watched.get(event.key, ()):
+    def _on_change(self, kind: tuple[str, str], obj: dict) -> None:
+        meta = obj.get("metadata") or {}
+        for worker in self._watched.get(kind, ()):
             worker.enqueue((meta.get("namespace", ""), meta["name"]))
-        for worker, owner_kind in self._owned.get(event.key, ()):
+        for worker, owner_kind in self._owned.get(kind, ()):
             for ref in meta.get("ownerReferences") or []:
                 if ref.get("controller") and ref.get("kind") == owner_kind:
                     worker.enqueue((meta.get("namespace", ""), ref["name"]))

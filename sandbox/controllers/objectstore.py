@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..apiserver import errors
 from ..runtime.barman import StoreError, object_store
 from ..timestamps import format_time, parse
 from .base import Controller
+from .client import ApiError
 
 LOG = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def refresh_window(client: Any, runtime: Any, namespace: str, store_name: str, s
     """Recompute one server's recovery window and write it into the ObjectStore's status."""
     try:
         store = object_store(client, namespace, store_name, runtime.network.resolver_env(namespace))
-        window = recovery_window(store.backups(server))
+        window = recovery_window(store.list_backups(server))
     except StoreError as exc:
         LOG.info("ObjectStore %s/%s: %s", namespace, store_name, exc)
         return
@@ -54,7 +54,7 @@ def refresh_window(client: Any, runtime: Any, namespace: str, store_name: str, s
         try:
             client.update_status(current, status)
             return
-        except errors.ApiError as error:
+        except ApiError as error:
             if error.code != 409:
                 raise
 

@@ -7,27 +7,17 @@
 - Build: Complete, pushing a digest to its ImageStream tag;
 - Route: admitted by the default router.
 
-Backups, ScheduledBackups and ObjectStores are left alone: no stand-in pretends a backup exists (part 2 runs
-barman-cloud for real).
+Backups, ScheduledBackups and ObjectStores are left alone: no stand-in pretends a backup exists (the real-process
+controllers run barman-cloud for real).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import secrets
 from typing import Any
 
 from .base import Controller, condition, now
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def _owner(obj: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
-            "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+from .cnpg_objects import ensure_app_secret, ensure_services
 
 
 class DeploymentStandIn(Controller):
@@ -94,8 +84,8 @@ class ClusterStandIn(Controller):
         if obj is None:
             return None
         spec, old = obj.get("spec") or {}, obj.get("status") or {}
-        self._services(obj)
-        self._app_secret(obj)
+        ensure_services(self.client, obj)
+        ensure_app_secret(self.client, obj)
         instances = spec.get("instances", 1)
         conditions = old.get("conditions") or []
         found = [condition("Ready", True, "ClusterIsReady", "Cluster is Ready", previous=conditions)]
@@ -114,49 +104,6 @@ class ClusterStandIn(Controller):
         if status != old:
             self.client.update_status(obj, status)
         return None
-
-    def _services(self, cluster: dict[str, Any]) -> None:
-        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
-        roles = {"rw": "primary", "ro": "replica", "r": None}
-        for suffix, role in roles.items():
-            if self.client.get("v1", "Service", namespace, f"{name}-{suffix}") is not None:
-                continue
-            selector = {"cnpg.io/cluster": name}
-            if role:
-                selector["cnpg.io/instanceRole"] = role
-            self.client.create({
-                "apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": f"{name}-{suffix}", "namespace": namespace, "labels": {"cnpg.io/cluster": name},
-                             "ownerReferences": [_owner(cluster)]},
-                "spec": {"selector": selector, "ports": [{"name": "postgres", "port": 5432, "targetPort": 5432}]},
-            })
-
-    def _app_secret(self, cluster: dict[str, Any]) -> None:
-        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
-        bootstrap = (cluster.get("spec") or {}).get("bootstrap") or {}
-        initdb = bootstrap.get("initdb") or {}
-        if initdb.get("secret") or (bootstrap.get("recovery") or {}).get("secret"):
-            return  # the user supplies the owner's credentials
-        if self.client.get("v1", "Secret", namespace, f"{name}-app") is not None:
-            return
-        database, owner = initdb.get("database", "app"), initdb.get("owner", initdb.get("database", "app"))
-        self._write_app_secret(cluster, owner, database, secrets.token_urlsafe(24))
-
-    def _write_app_secret(self, cluster: dict[str, Any], owner: str, database: str, password: str) -> None:
-        name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
-        host = f"{name}-rw"
-        uri = f"postgresql://{owner}:{password}@{host}.{namespace}:5432/{database}"
-        data = {"username": owner, "user": owner, "password": password, "dbname": database, "host": host,
-                "port": "5432", "uri": uri, "pgpass": f"{host}:5432:{database}:{owner}:{password}\n",
-                "jdbc-uri": f"jdbc:postgresql://{host}.{namespace}:5432/{database}?password={password}&user={owner}",
-                "fqdn-uri": f"postgresql://{owner}:{password}@{host}.{namespace}.svc.cluster.local:5432/{database}"}
-        self.client.create({
-            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
-            "metadata": {"name": f"{name}-app", "namespace": namespace,
-                         "labels": {"cnpg.io/cluster": name, "cnpg.io/reload": "true"},
-                         "ownerReferences": [_owner(cluster)]},
-            "data": {k: _b64(v) for k, v in data.items()},
-        })
 
 
 class BuildStandIn(Controller):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..apiserver import errors
+from .client import ApiError
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' generated suffixes
 
@@ -59,7 +59,7 @@ def write_status(client: Any, obj: dict[str, Any], status: dict[str, Any]) -> di
         return obj
     try:
         return client.update_status(obj, status)
-    except errors.ApiError as error:
+    except ApiError as error:
         if error.code in (404, 409):
             return None
         raise

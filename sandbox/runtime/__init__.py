@@ -1,5 +1,9 @@
 """What runs behind the sandbox's API objects: processes, loopback addresses and names, proxies and S3.
 
+The one home of the real-process helpers: the tests' fixtures and the benchmarks start their PostgreSQL, moto S3
+and barman-cloud through the same modules as the sandbox (postgres.py, s3.py, barman.py) and take their MLflow
+venvs from venvs.py.
+
 One `Runtime` per API server process (`Runtime.current()`), created before the controllers start and stopped
 after them. Its folder (`<state>/runtime/`) must be traversable by the `postgres` user.
 """
@@ -14,7 +18,7 @@ from pathlib import Path
 from .network import Network
 from .processes import kill_recorded, kill_under, stop_all
 from .proxy import Proxies
-from .s3 import S3Server
+from .s3 import launch_s3_server
 
 LOG = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class Runtime:
         self.network = Network(self.root / "dns")
         self.proxies = Proxies()
         self._remove_sockets()
-        self.s3 = S3Server(self.root, self.registry) if with_s3 else None
+        self.s3 = launch_s3_server(self.root, self.registry) if with_s3 else None
         self.clusters: dict = {}  # (namespace, name) -> the instance manager of a CNPG Cluster
 
     @classmethod

@@ -1,7 +1,9 @@
-"""barman-cloud as the Barman Cloud Plugin runs it, against the ObjectStore an object names.
+"""barman-cloud as the Barman Cloud Plugin runs it: WAL archiving, base backups, listing and point-in-time
+restore, against one destination (`s3://bucket/path`).
 
-The tools run as `postgres` (like the plugin's sidecar next to the instance) with the S3 credentials of the
-ObjectStore in their environment, never on the command line.
+The tools run as `postgres` (like the plugin's sidecar next to the instance) with the S3 credentials in their
+environment, never on the command line. The sandbox's controllers name the store by its ObjectStore
+(`object_store()`); the tests and benchmarks by an S3 server and a path (`Store.on()`).
 """
 
 from __future__ import annotations
@@ -12,55 +14,123 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from .processes import as_user
+from .postgres import Postgres, PostgresInstance, as_postgres, make_postgres_dir
+from .s3 import S3Server
 from .venvs import BARMAN_VENV
 
 PLUGIN = "barman-cloud.cloudnative-pg.io"
 
 
 class StoreError(Exception):
-    """The ObjectStore (or its credentials) cannot be used."""
+    """The store (or its credentials) cannot be used, or a barman-cloud tool failed."""
 
 
 @dataclass
 class Store:
-    name: str
-    destination: str
+    destination_path: str
     endpoint: str | None
     env: dict[str, str] = field(repr=False)
     wal_compression: str | None = None
     data_compression: str | None = None
 
+    @classmethod
+    def on(cls, s3: S3Server, destination_path: str) -> Store:
+        """A destination on `s3`, used with its key pair."""
+        return cls(destination_path=destination_path, endpoint=s3.endpoint_url, env=s3.env)
+
     @property
     def endpoint_args(self) -> list[str]:
         return ["--endpoint-url", self.endpoint] if self.endpoint else []
 
+    def _run(self, name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run a barman-cloud tool against this store (its result, failed or not)."""
+        return as_postgres(tool(name), *self.endpoint_args, *args, env=self.env, timeout=timeout, check=False)
+
+    def _checked(self, name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        result = self._run(name, *args, timeout=timeout)
+        if result.returncode != 0:
+            raise StoreError(f"{name} failed ({result.returncode}): {(result.stderr or result.stdout).strip()[-3000:]}")
+        return result
+
+    # --- WAL ---------------------------------------------------------------------------------------------------
+
     def wal_archive_command(self, server: str) -> str:
         flags = [f"--{self.wal_compression}"] if self.wal_compression else []
-        return " ".join([tool("barman-cloud-wal-archive"), *self.endpoint_args, *flags, self.destination, server,
-                         "%p"])
+        return " ".join([tool("barman-cloud-wal-archive"), *self.endpoint_args, *flags, self.destination_path,
+                         server, "%p"])
 
     def wal_restore_command(self, server: str) -> str:
-        return " ".join([tool("barman-cloud-wal-restore"), *self.endpoint_args, self.destination, server, "%f",
-                         "%p"])
+        return " ".join([tool("barman-cloud-wal-restore"), *self.endpoint_args, self.destination_path, server,
+                         "%f", "%p"])
 
-    def run(self, name: str, *args: str, timeout: float = 600, extra_env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess:
-        env = {"PATH": "/usr/lib/postgresql/15/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **self.env,
-               **(extra_env or {})}
-        return subprocess.run(as_user("postgres", [tool(name), *self.endpoint_args, *args]), env=env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+    def archive_settings(self, server: str, timeout: int) -> dict[str, str]:
+        """PostgreSQL settings that archive WAL into this store under `server`, a segment at least every `timeout` s."""
+        return {"wal_level": "replica", "archive_mode": "on", "archive_command": self.wal_archive_command(server),
+                "archive_timeout": str(timeout)}
 
-    def backups(self, server: str) -> list[dict[str, Any]]:
-        result = self.run("barman-cloud-backup-list", "--format", "json", self.destination, server, timeout=120)
-        if result.returncode != 0:
-            raise StoreError(f"barman-cloud-backup-list failed: {result.stderr.strip()[-2000:]}")
+    def start_archiving(self, instance: PostgresInstance, server: str) -> PostgresInstance:
+        """Start a test's server archiving into this store (archive_timeout as CNPG's: 5 min)."""
+        return instance.start(self.archive_settings(server, 300), env=self.env)
+
+    def check_wal_archive(self, server: str) -> subprocess.CompletedProcess:
+        """rc 0 when the folder of `server` holds no WAL, 1 ("Expected empty archive") otherwise."""
+        return self._run("barman-cloud-check-wal-archive", self.destination_path, server, timeout=120)
+
+    # --- base backups ------------------------------------------------------------------------------------------
+
+    def take_backup(self, instance: Postgres, server: str, name: str | None = None, timeout: float = 3600
+                    ) -> dict[str, Any]:
+        """Take a base backup of `instance` through its socket; return it as barman-cloud-backup-list lists it."""
+        flags = ["--name", name] if name else []
+        flags += [f"--{self.data_compression}"] if self.data_compression else []
+        self._checked("barman-cloud-backup", "-h", str(instance.socket_dir), "-p", str(instance.port), "-U",
+                      instance.superuser, "--immediate-checkpoint", *flags, self.destination_path, server,
+                      timeout=timeout)
+        listed = self.list_backups(server)
+        found = [b for b in listed if b.get("backup_name") == name] if name else listed
+        if not found:
+            raise StoreError(f"barman-cloud-backup finished but no backup named {name} is listed for {server}")
+        return found[-1]
+
+    def backup(self, instance: Postgres, server: str) -> str:
+        """Take a base backup; return its id."""
+        return self.take_backup(instance, server)["backup_id"]
+
+    def list_backups(self, server: str) -> list[dict[str, Any]]:
+        result = self._checked("barman-cloud-backup-list", "--format", "json", self.destination_path, server,
+                               timeout=120)
         return json.loads(result.stdout)["backups_list"]
 
-    def check_empty(self, server: str) -> tuple[bool, str]:
-        """(True, "") when the server's WAL folder is empty, else (False, barman's message)."""
-        result = self.run("barman-cloud-check-wal-archive", self.destination, server, timeout=120)
-        return result.returncode == 0, (result.stderr or result.stdout).strip()[-2000:]
+    # --- restore -----------------------------------------------------------------------------------------------
+
+    def prepare_recovery(self, server: str, backup_id: str, target: Postgres, target_time: str | None = None,
+                         settings: dict[str, str] | None = None) -> None:
+        """Restore a base backup of `server` into `target`'s new data folder, set to replay this store's WAL (up to
+        `target_time`, else to the end) and promote at its next start; `settings` go into its configuration too."""
+        target.prepare()
+        make_postgres_dir(target.data_dir, 0o700)
+        self._checked("barman-cloud-restore", self.destination_path, server, backup_id, str(target.data_dir))
+        recovery = {"restore_command": self.wal_restore_command(server), "recovery_target_action": "promote"}
+        if target_time:
+            recovery["recovery_target_time"] = target_time
+        target.append_auto_conf({**recovery, **(settings or {})}, signal_file="recovery.signal")
+
+    def restore(self, server: str, backup_id: str, target: PostgresInstance, target_time: str | None = None,
+                archive_as: str | None = None, pg_hba: str | None = None) -> PostgresInstance:
+        """Point-in-time restore of `server` into a test's `target` (not yet initialised); start and promote it.
+
+        The restored configuration would go on archiving into the source's folder, so archiving is switched
+        off, or pointed at `archive_as` (a new serverName) when given. `pg_hba` replaces the restored
+        pg_hba.conf: a backup of another installation brings that installation's access rules.
+        """
+        archiving = self.archive_settings(archive_as, 300) if archive_as else {"archive_mode": "off",
+                                                                               "archive_command": ""}
+        self.prepare_recovery(server, backup_id, target, target_time, archiving)
+        if pg_hba is not None:
+            target.write_hba(pg_hba)
+        target.start(env=self.env)
+        target.wait_until_promoted()
+        return target
 
 
 def tool(name: str) -> str:
@@ -93,7 +163,7 @@ def object_store(client: Any, namespace: str, name: str, resolver_env: dict[str,
     env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret_key,
                AWS_DEFAULT_REGION=_secret_value(client, namespace, credentials.get("region"), "s3Credentials.region")
                or "us-east-1")
-    return Store(name=name, destination=configuration.get("destinationPath", ""),
+    return Store(destination_path=configuration.get("destinationPath", ""),
                  endpoint=configuration.get("endpointURL"), env=env,
                  wal_compression=(configuration.get("wal") or {}).get("compression"),
                  data_compression=(configuration.get("data") or {}).get("compression"))

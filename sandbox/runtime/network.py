@@ -8,7 +8,8 @@
 - names resolve through hosts files read by libnss_wrapper (LD_PRELOAD + NSS_WRAPPER_HOSTS): `hosts` has the
   qualified Service names (`<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.cluster.local`) and the Route
   hosts, for the control node; `hosts.d/<ns>` adds the short names of that namespace, for its pods (a pod's
-  DNS search path). Names not in the file fall through to the normal resolver.
+  DNS search path). Names not in the file fall through to the normal resolver;
+- `free_port()` finds a port for a server started next on 127.0.0.1 (moto, a test's PostgreSQL or MLflow).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import ipaddress
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -36,6 +38,13 @@ def claim_octet() -> tuple[int, int]:
             continue
         return octet, fd
     raise RuntimeError("every loopback /16 for sandboxes is taken (too many sandboxes running)")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (for a server started next: moto, a test's PostgreSQL or MLflow)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 class Network:

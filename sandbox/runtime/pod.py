@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..apiserver import errors
+from ..controllers.client import ApiError
 from ..timestamps import format_time
 from . import images, podspec
 from .probes import Probe, wait_step
@@ -109,7 +109,7 @@ class PodRunner:
             try:
                 self.pod = self.client.update_status(current, status)
                 return True
-            except errors.ApiError as error:
+            except ApiError as error:
                 if error.code == 404:
                     return False
                 if error.code != 409:

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from sandbox.runtime.network import free_port
 from sandbox.runtime.venvs import ensure_mlflow_venv
+from sandbox.runtime.waiting import wait_for
 from tests.chart.pod_runner import process_spec, run_to_completion
 from tests.chart.render import OPENSHIFT_API_VERSIONS, one, render
 from tests.support.mlflow_server import ADMIN_PASSWORD, ADMIN_USERNAME, write_basic_auth_ini
-from tests.support.net import free_port, wait_for
 
 APP_USER = "mlflow"
 APP_PASSWORD = "p@ss:w/rd%1?#&"  # would break a URI built by string concatenation

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from sandbox.runtime.waiting import wait_for as wait_until
 from tests.e2e.sandbox_flows import Prober, Sandbox, assert_ok, changed_tasks, failure_message
-from tests.support.net import wait_for as wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from sandbox.runtime.waiting import wait_for
 from tests.e2e import faults
 from tests.e2e.sandbox_flows import Prober, Sandbox, assert_ok, failure_message, wait_for_base_backup
 from tests.e2e.test_recover_drill import run_names
 from tests.sandbox.runtime_stack import Stack
-from tests.support.net import wait_for
 
 pytestmark = pytest.mark.slow
 CLUSTER = "pg-cluster-v1"

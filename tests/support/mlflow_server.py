@@ -11,9 +11,9 @@ from pathlib import Path
 
 import requests
 
+from sandbox.runtime.network import free_port
 from sandbox.runtime.venvs import ensure_mlflow_venv
-
-from .net import free_port, wait_for
+from sandbox.runtime.waiting import wait_for
 
 ADMIN_USERNAME = "admin"
 # MLflow 3.16+ refuses the old default admin password and wants at least 12 characters.

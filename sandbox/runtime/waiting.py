@@ -1,16 +1,9 @@
-"""Loopback ports and readiness polling."""
+"""Polling a server that is still starting (or recovering) until it answers."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
