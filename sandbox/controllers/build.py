@@ -16,12 +16,12 @@ import hashlib
 import json
 import logging
 import re
-import threading
 from typing import Any
 
 from ..runtime.images import INTERNAL_REGISTRY, mlflow_version
 from .base import Controller, condition, now
 from .util import write_status
+from .workers import Workers
 
 LOG = logging.getLogger(__name__)
 
@@ -67,8 +67,7 @@ class BuildController(Controller):
 
     def __init__(self, client, runtime=None):
         super().__init__(client, runtime)
-        self._running: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
+        self._workers = Workers("build")
 
     def reconcile(self, obj, namespace, name):
         if obj is None:
@@ -85,16 +84,13 @@ class BuildController(Controller):
                 write_status(self.client, obj, dict(old, phase="New", reason="InvalidOutputReference",
                                                     message="Output image could not be resolved."))
                 return 2.0
-        with self._lock:
-            if (namespace, name) in self._running:
-                return None
-            self._running.add((namespace, name))
+        if not self._workers.claim(namespace, name):
+            return None
         old = {k: v for k, v in old.items() if k not in ("reason", "message")}
         started = old.get("startTimestamp") or now()
         obj = write_status(self.client, obj, dict(old, phase="Running", startTimestamp=started,
                                                    conditions=[condition("Running", True, "", "")])) or obj
-        threading.Thread(target=self._build, args=(obj, namespace, name, started), daemon=True,
-                         name=f"build-{namespace}/{name}").start()
+        self._workers.run(namespace, name, self._build, obj, namespace, name, started)
         return None
 
     def _build(self, obj, namespace, name, started):
@@ -110,9 +106,6 @@ class BuildController(Controller):
         except Exception as exc:  # pylint: disable=broad-exception-caught  # any failure is the Build's
             LOG.info("build %s/%s failed: %s", namespace, name, exc)
             self._finish(namespace, name, started, error=str(exc))
-        finally:
-            with self._lock:
-                self._running.discard((namespace, name))
 
     def _finish(self, namespace, name, started, digest=None, error=None):
         current = self.client.get("build.openshift.io/v1", "Build", namespace, name)

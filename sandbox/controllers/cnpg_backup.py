@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import threading
 import time
 from typing import Any
 
@@ -24,6 +23,7 @@ from .base import Controller, condition, now
 from .client import ApiError
 from .objectstore import refresh_window
 from .util import owner_ref, write_status
+from .workers import Workers
 
 LOG = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ class BackupController(Controller):
 
     def __init__(self, client, runtime=None):
         super().__init__(client, runtime)
-        self._running: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
+        self._workers = Workers("backup")
 
     def reconcile(self, obj, namespace, name):
         if obj is None:
@@ -66,12 +65,8 @@ class BackupController(Controller):
         if runner is None or not runner.ready:
             write_status(self.client, obj, dict(status, phase="pending", error="", method="plugin"))
             return 3.0
-        with self._lock:
-            if (namespace, name) in self._running:
-                return None
-            self._running.add((namespace, name))
-        threading.Thread(target=self._backup, args=(obj, cluster, runner), daemon=True,
-                         name=f"backup-{namespace}/{name}").start()
+        if self._workers.claim(namespace, name):
+            self._workers.run(namespace, name, self._backup, obj, cluster, runner)
         return None
 
     def _fail(self, backup, message, server=None, store=None):
@@ -94,8 +89,6 @@ class BackupController(Controller):
         except StoreError as exc:
             self._fail(backup, str(exc), server)
             self._finish_cluster(cluster, False, str(exc))
-            with self._lock:
-                self._running.discard((namespace, name))
             return
         started = now()
         backup = write_status(self.client, backup, {
@@ -122,9 +115,6 @@ class BackupController(Controller):
                 self._fail(current, str(exc), server, store)
             refresh_window(self.client, self.runtime, namespace, store_name, server, failed_at=now())
             self._finish_cluster(cluster, False, str(exc))
-        finally:
-            with self._lock:
-                self._running.discard((namespace, name))
 
     def _finish_cluster(self, cluster, ok, message):
         """The Cluster's LastBackupSucceeded condition, as the operator sets it."""

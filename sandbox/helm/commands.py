@@ -269,10 +269,15 @@ def upgrade(args, config) -> int:
                        cleanup_on_fail=args.cleanup_on_fail, max_history=args.history_max)
         summary = sdk.upgrade(config, chart, args.name, values, options)
         _out(f'Release "{args.name}" has been upgraded. Happy Helming!\n')
-    if options["dry_run"]:
+    return _report_deploy(config, summary, args.name, options["dry_run"])
+
+
+def _report_deploy(config, summary: dict, name: str, dry_run) -> int:
+    """What `helm install/upgrade` print: the rendered manifest for a dry run, else the release's status."""
+    if dry_run:
         _out(output.release_text(summary, "Dry run complete") + f"\nMANIFEST:\n{summary.get('manifest', '')}")
         return 0
-    _print_deploy(config, summary, args.name)
+    _print_deploy(config, summary, name)
     return 0
 
 
@@ -282,11 +287,7 @@ def install(args, config) -> int:
     options = _deploy_options(args, _namespace(args))
     options.update(create_namespace=args.create_namespace, replace=args.replace)
     summary = sdk.install(config, chart, args.name, values, options)
-    if options["dry_run"]:
-        _out(output.release_text(summary, "Dry run complete") + f"\nMANIFEST:\n{summary.get('manifest', '')}")
-        return 0
-    _print_deploy(config, summary, args.name)
-    return 0
+    return _report_deploy(config, summary, args.name, options["dry_run"])
 
 
 def rollback(args, config) -> int:

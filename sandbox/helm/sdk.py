@@ -28,20 +28,22 @@ def _chart(chart: str) -> tuple[object, str | None]:
     return _native.HANDLE(0), os.fspath(chart)
 
 
-def install(config: helm_python.Config, chart: str, name: str, values: dict[str, Any],
-            options: dict[str, Any]) -> dict[str, Any]:
+def _release_action(action: str, config: helm_python.Config, chart: str, name: str, values: dict[str, Any],
+                    options: dict[str, Any]) -> dict[str, Any]:
     handle, ref = _chart(chart)
-    payload = _native.call_string("helm_install", config._raw(), _native.HANDLE(0), handle, ref, name,  # pylint: disable=protected-access
+    payload = _native.call_string(action, config._raw(), _native.HANDLE(0), handle, ref, name,  # pylint: disable=protected-access
                                   json.dumps(values), _options(**options))
     return json.loads(payload)
+
+
+def install(config: helm_python.Config, chart: str, name: str, values: dict[str, Any],
+            options: dict[str, Any]) -> dict[str, Any]:
+    return _release_action("helm_install", config, chart, name, values, options)
 
 
 def upgrade(config: helm_python.Config, chart: str, name: str, values: dict[str, Any],
             options: dict[str, Any]) -> dict[str, Any]:
-    handle, ref = _chart(chart)
-    payload = _native.call_string("helm_upgrade", config._raw(), _native.HANDLE(0), handle, ref, name,  # pylint: disable=protected-access
-                                  json.dumps(values), _options(**options))
-    return json.loads(payload)
+    return _release_action("helm_upgrade", config, chart, name, values, options)
 
 
 def rollback(config: helm_python.Config, name: str, options: dict[str, Any]) -> None:

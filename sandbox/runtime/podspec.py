@@ -21,26 +21,28 @@ class ConfigError(Exception):
     """The pod refers to configuration that is not there (CreateContainerConfigError)."""
 
 
-def _secret_data(client: Any, namespace: str, name: str, optional: bool) -> dict[str, bytes] | None:
-    secret = client.get("v1", "Secret", namespace, name)
-    if secret is None:
+# Where each source kind keeps base64 bytes and where plain text: (kind, base64 field, text field).
+_SOURCES = {"secret": ("Secret", "data", "stringData"), "configmap": ("ConfigMap", "binaryData", "data")}
+
+
+def _source_data(client: Any, source: str, namespace: str, name: str, optional: bool) -> dict[str, bytes] | None:
+    kind, encoded, text = _SOURCES[source]
+    obj = client.get("v1", kind, namespace, name)
+    if obj is None:
         if optional:
             return None
-        raise ConfigError(f'secret "{name}" not found')
-    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-    data.update({k: v.encode() for k, v in (secret.get("stringData") or {}).items()})
+        raise ConfigError(f'{source} "{name}" not found')
+    data = {k: base64.b64decode(v) for k, v in (obj.get(encoded) or {}).items()}
+    data.update({k: v.encode() for k, v in (obj.get(text) or {}).items()})
     return data
+
+
+def _secret_data(client: Any, namespace: str, name: str, optional: bool) -> dict[str, bytes] | None:
+    return _source_data(client, "secret", namespace, name, optional)
 
 
 def _config_map_data(client: Any, namespace: str, name: str, optional: bool) -> dict[str, bytes] | None:
-    config = client.get("v1", "ConfigMap", namespace, name)
-    if config is None:
-        if optional:
-            return None
-        raise ConfigError(f'configmap "{name}" not found')
-    data = {k: v.encode() for k, v in (config.get("data") or {}).items()}
-    data.update({k: base64.b64decode(v) for k, v in (config.get("binaryData") or {}).items()})
-    return data
+    return _source_data(client, "configmap", namespace, name, optional)
 
 
 def _field(pod: dict[str, Any], path: str, pod_ip: str) -> str:

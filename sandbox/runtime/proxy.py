@@ -71,21 +71,26 @@ class Listener:
         self._socket.close()
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def copy_stream(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes from `source` to `sink` until `source` ends or either side fails."""
     try:
         while True:
             data = source.recv(65536)
             if not data:
-                break
+                return
             sink.sendall(data)
     except OSError:
-        pass
-    finally:
-        for sock, how in ((sink, socket.SHUT_WR), (source, socket.SHUT_RD)):
-            try:
-                sock.shutdown(how)
-            except OSError:
-                pass
+        return
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """One direction of a proxied connection; its end is passed on as a half-close, as TCP does."""
+    copy_stream(source, sink)
+    for sock, how in ((sink, socket.SHUT_WR), (source, socket.SHUT_RD)):
+        try:
+            sock.shutdown(how)
+        except OSError:
+            pass
 
 
 class Proxies:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from sandbox.runtime.proxy import copy_stream
 from tests.e2e.sandbox_flows import INVENTORY, Sandbox
 from tests.sandbox.runtime_stack import Stack
 from tests.support.ansible_run import ANSIBLE_PLAYBOOK, PlaybookRun, ansible_env, run_playbook
@@ -100,14 +101,7 @@ class TcpGate:
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
+        copy_stream(source, sink)
         for end in (source, sink):
             try:
                 end.shutdown(socket.SHUT_RDWR)

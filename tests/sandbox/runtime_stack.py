@@ -44,6 +44,18 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def run_query(query: str, **connection) -> list[tuple]:
+    """One autocommit statement on a new connection; its rows (none for a statement without a result)."""
+    conn = psycopg2.connect(**connection)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
 @dataclass
 class Stack:
     cluster: SandboxCluster
@@ -139,28 +151,14 @@ class Stack:
     def sql(self, cluster_name: str, query: str, dbname: str = "mlflow") -> list[tuple]:
         """A query as the application user, through the cluster's -rw Service (a password login over TCP)."""
         user, password = self.app_credentials(cluster_name)
-        conn = psycopg2.connect(host=self.service_address(f"{cluster_name}-rw"), port=5432, user=user,
-                                password=password, dbname=dbname, connect_timeout=5)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(query)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
+        return run_query(query, host=self.service_address(f"{cluster_name}-rw"), port=5432, user=user,
+                         password=password, dbname=dbname, connect_timeout=5)
 
     def superuser_sql(self, cluster_name: str, query: str, dbname: str = "postgres") -> list[tuple]:
         """As `postgres` over the instance's socket: what the operator (and `kubectl cnpg psql`) can do."""
         pod = self.get("pod", f"{cluster_name}-1")
         socket_dir = pod["metadata"]["annotations"]["sandbox.mlops.io/postgres-socket"]
-        conn = psycopg2.connect(host=socket_dir, port=5432, user="postgres", dbname=dbname, connect_timeout=5)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(query)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
+        return run_query(query, host=socket_dir, port=5432, user="postgres", dbname=dbname, connect_timeout=5)
 
     def switch_wal_and_wait_archived(self, cluster_name: str) -> None:
         segment = self.superuser_sql(cluster_name, "SELECT pg_walfile_name(pg_switch_wal())")[0][0]
