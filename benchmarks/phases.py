@@ -20,7 +20,7 @@ RECOVERY = (("Preflight", "preflight + plan"), ("Lock", "lock"), ("Stop MLflow",
             ("Verify", "verify"), ("Unlock", "unlock"))
 DRILL = (("Preflight", "preflight + plan"), ("Create the throw-away namespace", "namespace + secrets"),
          ("Install the drill release", "restore + WAL replay + promotion"),
-         ("Read the restored cluster's app", "basic-auth.ini"), ("Start MLflow on the restored", "start MLflow"),
+         ("Point the drill's basic-auth.ini", "basic-auth.ini"), ("Start MLflow on the restored", "start MLflow"),
          ("Find the drill's Route", "verify"), ("Clean up", "clean up"), ("Compose the drill report", "report"))
 
 
