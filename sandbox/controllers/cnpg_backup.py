@@ -97,6 +97,8 @@ class BackupController(Controller):
             "instanceID": {"podName": runner.pod_name}, "online": True}) or backup
         try:
             info = store.take_backup(runner.instance, server, name=name)
+            major = (runner.data_image or {}).get("majorVersion") or runner.requested_image()[1]
+            store.record_major(server, info["backup_id"], major)
             current = self.client.get("postgresql.cnpg.io/v1", "Backup", namespace, name)
             if current is not None:
                 write_status(self.client, current, dict(
@@ -105,7 +107,7 @@ class BackupController(Controller):
                     stoppedAt=format_time(parse(info["end_time_iso"])) if info.get("end_time_iso") else now(),
                     beginWal=info.get("begin_wal") or "", endWal=info.get("end_wal") or "",
                     beginLSN=str(info.get("begin_xlog") or ""), endLSN=str(info.get("end_xlog") or ""),
-                    majorVersion=15, error=""))
+                    majorVersion=major, error=""))
             refresh_window(self.client, self.runtime, namespace, store_name, server)
             self._finish_cluster(cluster, True, "")
         except (StoreError, OSError, ValueError, KeyError) as exc:

@@ -7,12 +7,12 @@ import threading
 
 from ..runtime.postgres import socket_dir
 from .base import Controller
+from .cnpg_images import cluster_image, operator_image
 from .cnpg_instance import ClusterRunner
 from .cnpg_objects import ensure_app_secret, ensure_services
 from .pods import RUN_BY
 from .util import owner_ref
 
-POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15"
 SOCKET_ANNOTATION = "sandbox.mlops.io/postgres-socket"
 
 
@@ -59,6 +59,7 @@ class ClusterController(Controller):
             return
         if self.client.get("v1", "Pod", namespace, pod_name) is not None:
             return
+        image = cluster_image(cluster, (cluster.get("status") or {}).get("image") or operator_image(self.client))[0]
         self.client.create({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": pod_name, "namespace": namespace,
@@ -70,9 +71,8 @@ class ClusterController(Controller):
                                          SOCKET_ANNOTATION: str(socket_dir(
                                              self.runtime.network.pod_address(cluster["metadata"]["uid"])))},
                          "ownerReferences": [owner_ref(cluster)]},
-            "spec": {"containers": [{"name": "postgres", "image": (cluster.get("spec") or {}).get("imageName")
-                                     or POSTGRES_IMAGE, "ports": [{"name": "postgresql", "containerPort": 5432,
-                                                                   "protocol": "TCP"}]}]},
+            "spec": {"containers": [{"name": "postgres", "image": image,
+                                     "ports": [{"name": "postgresql", "containerPort": 5432, "protocol": "TCP"}]}]},
         })
 
     def stop(self):

@@ -2,7 +2,8 @@
 primary, archive WAL through the Barman Cloud Plugin, reconcile the app owner's password, hibernate — and
 report it in the Cluster's status. One thread per Cluster; the controller wakes it on every change.
 
-The sandbox runs the primary only: `spec.instances: N` reports N instances with one ready (no replicas).
+The sandbox runs the primary only: `spec.instances: N` reports N instances with one ready (no replicas). Every
+instance runs this machine's PostgreSQL; the major a Cluster's image stands for is CNPG's (cnpg_images.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..runtime.postgres import PG_HBA, Instance, PostgresError
 from ..timestamps import parse
 from .base import condition
 from .client import ApiError
+from .cnpg_images import cluster_image, incompatible_data, operator_image
 
 LOG = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ class ClusterRunner:
         self.applied_password: str | None = None
         self.restarts = 0
         self.promoted_once = False
+        # pgDataImageInfo: the image (and its major) the data directory was made with, kept for its whole life.
+        self.data_image: dict[str, Any] | None = (cluster.get("status") or {}).get("pgDataImageInfo")
+        self.refused: tuple[int, str] | None = None  # (generation, why) of a bootstrap that cannot succeed
         self.thread = threading.Thread(target=self._main, name=f"cnpg-{self.namespace}/{self.name}", daemon=True)
 
     def update(self, cluster: dict[str, Any]) -> None:
@@ -117,6 +122,13 @@ class ClusterRunner:
             self.wake.wait(2.0)
             self.wake.clear()
 
+    def requested_image(self) -> tuple[str, int]:
+        """(image, major) the Cluster asks for. A spec naming none keeps the operator default it was given when it
+        was created (CNPG's defaulting webhook writes it into the spec then), so a later change of the operator's
+        default does not move an existing Cluster."""
+        chosen = (self.cluster.get("status") or {}).get("image") or operator_image(self.client)
+        return cluster_image(self.cluster, chosen)
+
     def _store_and_server(self):
         plugin = archiver_plugin(self.cluster)
         if plugin is None:
@@ -142,9 +154,15 @@ class ClusterRunner:
             return
         store, server = self._store_and_server()
         if not self.instance.bootstrapped():
+            generation = self.cluster["metadata"].get("generation", 1)
+            if self.refused and self.refused[0] == generation:
+                self.phase, self.phase_reason, self.ready = "Setting up primary", self.refused[1], False
+                return
             self._bootstrap(store, server, owner, database, password)
             if not self.instance.bootstrapped():
                 return
+            image, major = self.requested_image()
+            self.data_image = {"image": image, "majorVersion": major}
         if not self.instance.is_running():
             if self.promoted_once:
                 self.restarts += 1
@@ -215,6 +233,12 @@ class ClusterRunner:
             raise StoreError(f"no completed backup of {origin} in {store.destination_path}"
                              + (f" ends at or before {target}" if target else ""))
         backup = done[-1]
+        image, major = self.requested_image()
+        backup_major = store.backup_major(origin, backup["backup_id"])
+        if backup_major is not None and backup_major != major:
+            # The restore itself succeeds; PostgreSQL then refuses the data directory, and the instance never starts.
+            self.refused = (self.cluster["metadata"].get("generation", 1), incompatible_data(backup_major, image, major))
+            raise StoreError(self.refused[1])
         store.prepare_recovery(origin, backup["backup_id"], self.instance,
                                target_time.strftime("%Y-%m-%d %H:%M:%S.%f+00") if target_time else None)
         self.instance.write_hba(PG_HBA)
@@ -292,8 +316,10 @@ class ClusterRunner:
             "targetPrimary": self.pod_name, "writeService": f"{self.name}-rw", "readService": f"{self.name}-r",
             "latestGeneratedNode": 1, "conditions": conditions,
             "instancesStatus": {"healthy" if self.ready else "failed": names} if names else {},
-            "selector": f"cnpg.io/cluster={self.name}",
+            "selector": f"cnpg.io/cluster={self.name}", "image": self.requested_image()[0],
         })
+        if self.data_image:
+            status["pgDataImageInfo"] = self.data_image
         if self.phase_reason:
             status["phaseReason"] = self.phase_reason[-1000:]
         else:

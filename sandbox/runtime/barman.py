@@ -14,11 +14,15 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .postgres import Postgres, PostgresInstance, as_postgres, make_postgres_dir
 from .s3 import S3Server
 from .venvs import BARMAN_VENV
 
 PLUGIN = "barman-cloud.cloudnative-pg.io"
+MAJOR_NOTE = "sandbox-pg-major"
 
 
 class StoreError(Exception):
@@ -100,6 +104,38 @@ class Store:
         result = self._checked("barman-cloud-backup-list", "--format", "json", self.destination_path, server,
                                timeout=120)
         return json.loads(result.stdout)["backups_list"]
+
+    # --- the PostgreSQL major of a backup ------------------------------------------------------------------------
+    # The processes all run this machine's PostgreSQL, so barman's backup.info cannot tell the major a Cluster's
+    # image stands for; the sandbox keeps that major next to the backup, where barman keeps the real one.
+
+    def _major_key(self, server: str, backup_id: str) -> tuple[str, str]:
+        bucket, _, prefix = self.destination_path.removeprefix("s3://").partition("/")
+        return bucket, "/".join(part for part in (prefix.strip("/"), server, "base", backup_id, MAJOR_NOTE) if part)
+
+    def _s3(self):
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.env.get("AWS_DEFAULT_REGION"),
+                            aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
+                            aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
+                            verify=self.env.get("AWS_CA_BUNDLE") or True)
+
+    def record_major(self, server: str, backup_id: str, major: int) -> None:
+        bucket, key = self._major_key(server, backup_id)
+        try:
+            self._s3().put_object(Bucket=bucket, Key=key, Body=str(major).encode())
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"cannot record the major of backup {backup_id}: {exc}") from None
+
+    def backup_major(self, server: str, backup_id: str) -> int | None:
+        """The major recorded with the backup, or None for a backup the sandbox's controllers did not take."""
+        bucket, key = self._major_key(server, backup_id)
+        client = self._s3()
+        try:
+            return int(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except client.exceptions.NoSuchKey:
+            return None
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"cannot read the major of backup {backup_id}: {exc}") from None
 
     # --- restore -----------------------------------------------------------------------------------------------
 

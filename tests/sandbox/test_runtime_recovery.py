@@ -83,3 +83,31 @@ def test_recovery_into_a_non_empty_archive_folder_is_refused(stack: Stack):
     cluster = wait_until(refused, 120, "the empty-archive check to refuse the cluster")
     assert cluster["status"]["phase"] == "Setting up primary"
     assert not [p for p in processes_of(stack.cluster.state_dir, stack.namespace) if "pg-cluster-v3" in p]
+
+
+def test_recovery_into_an_image_of_another_major_never_starts(stack: Stack):
+    """CNPG bootstraps only from a backup of the same PostgreSQL major (docs/src/bootstrap.md); the restored data
+    directory is refused by PostgreSQL itself (miscinit.c ValidatePgVersion), so the Cluster never becomes ready.
+    The source took its image from the operator's default (CNPG 1.30: pkg/versions/versions.go DefaultImageName,
+    PostgreSQL 18.6) and its backups record that major (Backup status.majorVersion)."""
+    source = stack.get("clusters.postgresql.cnpg.io", OLD)
+    assert source["status"]["image"] == "ghcr.io/cloudnative-pg/postgresql:18.6-system-trixie"
+    assert source["status"]["pgDataImageInfo"] == {"image": source["status"]["image"], "majorVersion": 18}
+    backups = [b for b in stack.items("backups.postgresql.cnpg.io") if b["status"].get("phase") == "completed"]
+    assert backups and {b["status"]["majorVersion"] for b in backups} == {18}
+
+    older = _recovery_cluster("pg-cluster-v17", "pg-cluster-v17")
+    older["spec"]["imageName"] = "ghcr.io/cloudnative-pg/postgresql:17.5-standard-bookworm"
+    stack.apply(older)
+
+    def refused():
+        current = stack.get("clusters.postgresql.cnpg.io", "pg-cluster-v17")
+        reason = (current.get("status") or {}).get("phaseReason", "")
+        return current if "database files are incompatible with server" in reason else None
+    cluster = wait_until(refused, 120, "PostgreSQL 17 to refuse the data directory of a PostgreSQL 18 backup")
+    assert cluster["status"]["phase"] == "Setting up primary"
+    assert "initialized by PostgreSQL version 18, which is not compatible with this version 17" in \
+        cluster["status"]["phaseReason"]
+    ready = [c for c in cluster["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert ready["status"] == "False" and "incompatible" in ready["message"]
+    assert "pgDataImageInfo" not in cluster["status"]
