@@ -252,8 +252,11 @@ class ClusterRunner:
             {"wal_level": "replica", "archive_mode": "off"}
         env = dict(self.restore_env)
         env.update(store.env if store is not None else {})
+        # The Cluster's parameters win over the operator's defaults (archive_timeout among them), as in CNPG;
+        # the archiving itself (archive_mode, archive_command) is the plugin's and cannot be set there.
         for key, value in (((self.cluster.get("spec") or {}).get("postgresql") or {}).get("parameters") or {}).items():
-            settings.setdefault(key, str(value))
+            if key not in ("archive_mode", "archive_command", "wal_level") or key not in settings:
+                settings[key] = str(value)
         self.instance.start(settings, env)
         self.instance.wait_accepting()
 

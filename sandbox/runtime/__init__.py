@@ -24,8 +24,10 @@ LOG = logging.getLogger(__name__)
 
 
 def archive_timeout() -> int:
-    """archive_timeout of the sandbox's PostgreSQL (CNPG uses 5 min; short here so tests need not wait)."""
-    return int(os.environ.get("SANDBOX_ARCHIVE_TIMEOUT", "30"))
+    """archive_timeout of a Cluster that sets none: CNPG's default, 5 min (pkg/postgres/configuration.go,
+    "archive_timeout": "5min"). A Cluster shortens it as on a real cluster, in spec.postgresql.parameters;
+    SANDBOX_ARCHIVE_TIMEOUT stands for an operator built with another default."""
+    return int(os.environ.get("SANDBOX_ARCHIVE_TIMEOUT", "300"))
 
 
 class Runtime:
@@ -66,6 +68,10 @@ class Runtime:
 
     def pod_log_dir(self, namespace: str, pod: str) -> Path:
         return self.pods_dir / namespace / pod / "logs"
+
+    def build_log_file(self, namespace: str, build: str) -> Path:
+        """A Build's log, where OpenShift keeps it: container `docker-build` of the build pod `<build>-build`."""
+        return self.pod_log_dir(namespace, f"{build}-build") / "docker-build.log"
 
     def info(self) -> dict:
         return {"s3": self.s3.info() if self.s3 else None,

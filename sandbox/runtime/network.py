@@ -6,9 +6,10 @@
 - every Service gets 127.K.A.B for its cluster IP 10.96.A.B (A < 64), every Pod one from 127.K.64.0/18 and
   every Route one from 127.K.192.0/18;
 - names resolve through hosts files read by libnss_wrapper (LD_PRELOAD + NSS_WRAPPER_HOSTS): `hosts` has the
-  qualified Service names (`<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.cluster.local`) and the Route
-  hosts, for the control node; `hosts.d/<ns>` adds the short names of that namespace, for its pods (a pod's
-  DNS search path). Names not in the file fall through to the normal resolver;
+  Route hosts only, for the control node (a workstation outside the cluster resolves no `*.svc` name);
+  `hosts.d/<ns>` is a pod's view of the cluster DNS: the qualified Service names (`<svc>.<ns>`, `<svc>.<ns>.svc`,
+  `<svc>.<ns>.svc.cluster.local`), the short names of its namespace (its DNS search path) and the Route hosts.
+  Names not in the file fall through to the normal resolver;
 - `free_port()` finds a port for a server started next on 127.0.0.1 (moto, a test's PostgreSQL or MLflow).
 """
 
@@ -122,15 +123,17 @@ class Network:
         with self._lock:
             services = dict(self._services)
             routes = list(self._route_hosts.values())
-        common = ["127.0.0.1 localhost", "::1 localhost ip6-localhost"]
-        for (namespace, name), address in sorted(services.items()):
-            common.append(f"{address} {name}.{namespace}.svc.cluster.local {name}.{namespace}.svc {name}.{namespace}")
-        common += [f"{address} {host}" for host, address in sorted(routes) if host and address]
-        _atomic(self.hosts_file, "\n".join(common) + "\n")
+        outside = ["127.0.0.1 localhost", "::1 localhost ip6-localhost"]
+        outside += [f"{address} {host}" for host, address in sorted(routes) if host and address]
+        # The control node is a workstation outside the cluster: only Route hosts (public DNS) resolve there.
+        _atomic(self.hosts_file, "\n".join(outside) + "\n")
+        # Pods ask the cluster DNS: every Service by its qualified names, their namespace's by the short name too.
+        qualified = [f"{address} {name}.{namespace}.svc.cluster.local {name}.{namespace}.svc {name}.{namespace}"
+                     for (namespace, name), address in sorted(services.items())]
         namespaces = {ns for ns, _ in services} | {p.name for p in self.namespace_dir.iterdir()}
         for namespace in namespaces:
             short = [f"{address} {name}" for (ns, name), address in sorted(services.items()) if ns == namespace]
-            _atomic(self.namespace_dir / namespace, "\n".join(short + common) + "\n")
+            _atomic(self.namespace_dir / namespace, "\n".join(short + qualified + outside) + "\n")
 
     def forget_namespace(self, namespace: str) -> None:
         (self.namespace_dir / namespace).unlink(missing_ok=True)

@@ -175,7 +175,7 @@ def state(sandbox: Sandbox, namespace: str, cluster: str) -> dict[str, Any]:
 
 def written_by_the_cluster_itself(key: str, before: dict[str, str], backup_ids: set[str]) -> bool:
     """What PostgreSQL and its ScheduledBackup add on their own while a check run goes on, and nothing else:
-    WAL segments archived (archive_timeout: every 30 s in the sandbox) into a server's wals/ folder that already
+    WAL segments archived (at least every archive_timeout, CNPG's 5 minutes) into a server's wals/ folder that already
     existed, and the base backup of a Backup labelled as made by a ScheduledBackup (its cron, or `immediate` once).
     A new server folder, a base backup without that label or any other object would be a playbook's doing."""
     if "/wals/" in key:

@@ -184,10 +184,16 @@ class Stack:
         return requests.request(method, f"http://{address}:5000{endpoint}", auth=ADMIN, timeout=30,
                                 headers={"Host": f"mlflow.{self.namespace}.svc:5000"}, **kwargs)
 
-    def curl(self, url: str) -> subprocess.CompletedProcess:
-        """curl by name, with the sandbox's resolver environment (what a control-node process gets)."""
+    def pod_resolver_env(self) -> dict[str, str]:
+        """What a pod of this namespace resolves names with: the cluster DNS (network.py, hosts.d/<namespace>)."""
+        hosts = Path(self.info["hosts_file"]).parent / "hosts.d" / self.namespace
+        return dict(self.resolver_env(), NSS_WRAPPER_HOSTS=str(hosts))
+
+    def curl(self, url: str, in_pod: bool = False) -> subprocess.CompletedProcess:
+        """curl by name, as a control-node process resolves names (or, `in_pod`, as a pod of the namespace)."""
         return subprocess.run(["curl", "-sS", "-u", ":".join(ADMIN), "--max-time", "20", url],
-                              env=self.resolver_env(), capture_output=True, text=True, timeout=60, check=False)
+                              env=self.pod_resolver_env() if in_pod else self.resolver_env(), capture_output=True,
+                              text=True, timeout=60, check=False)
 
     def server_pods(self) -> list[dict[str, Any]]:
         return self.items("pods", "-l", "app.kubernetes.io/component=server")

@@ -93,8 +93,13 @@ def test_mlflow_serves_runs_that_land_in_postgresql(stack: Stack):
 
 
 def test_names_resolve_for_processes_given_the_sandbox_resolver(stack: Stack):
-    by_service = stack.curl(f"http://mlflow.{stack.namespace}.svc:5000/version")
+    # Service names are the cluster DNS's (CoreDNS, kubernetes plugin): pods resolve them, a workstation does not.
+    by_service = stack.curl(f"http://mlflow.{stack.namespace}.svc:5000/version", in_pod=True)
     assert by_service.stdout == "3.4.0", by_service.stderr
+    by_short_name = stack.curl("http://mlflow:5000/version", in_pod=True)
+    assert by_short_name.stdout == "3.4.0", by_short_name.stderr
+    outside = stack.curl(f"http://mlflow.{stack.namespace}.svc:5000/version")
+    assert outside.returncode == 6 and "Could not resolve host" in outside.stderr, outside
     route = stack.get("routes.route.openshift.io", "mlflow")
     by_route = stack.curl(f"http://{route['spec']['host']}/version")
     assert by_route.stdout == "3.4.0", by_route.stderr

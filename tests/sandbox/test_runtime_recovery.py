@@ -91,6 +91,8 @@ def test_recovery_into_an_image_of_another_major_never_starts(stack: Stack):
     The source took its image from the operator's default (CNPG 1.30: pkg/versions/versions.go DefaultImageName,
     PostgreSQL 18.6) and its backups record that major (Backup status.majorVersion)."""
     source = stack.get("clusters.postgresql.cnpg.io", OLD)
+    # CNPG's default (pkg/postgres/configuration.go): a segment is archived at least every 5 minutes.
+    assert stack.superuser_sql(OLD, "SHOW archive_timeout") == [("5min",)]
     assert source["status"]["image"] == "ghcr.io/cloudnative-pg/postgresql:18.6-system-trixie"
     assert source["status"]["pgDataImageInfo"] == {"image": source["status"]["image"], "majorVersion": 18}
     backups = [b for b in stack.items("backups.postgresql.cnpg.io") if b["status"].get("phase") == "completed"]
