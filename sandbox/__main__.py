@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from .files import StateFiles, write_env, write_helm_executable, write_kubeconfig
 from .paths import REPO_ROOT, state_dir
@@ -40,9 +41,9 @@ def _running_pid(files: StateFiles) -> int | None:
     return pid
 
 
-def _port(files: StateFiles) -> int | None:
+def _port(files: StateFiles, path: Path | None = None) -> int | None:
     try:
-        return int(files.port.read_text(encoding="utf-8").strip())
+        return int((path or files.port).read_text(encoding="utf-8").strip())
     except (FileNotFoundError, ValueError):
         return None
 
@@ -82,7 +83,7 @@ def up(args: argparse.Namespace) -> int:
             return 1
         port = _port(files)
         if port and _healthy(port):
-            write_kubeconfig(files, port)
+            write_kubeconfig(files, port, tls_port=_port(files, files.tls_port))
             write_helm_executable(files)
             write_env(files, port, _runtime_info(files))
             print(files.kubeconfig)
@@ -138,6 +139,7 @@ def down(args: argparse.Namespace) -> int:
         print(f"stopped processes left behind: {', '.join(leftovers)}", file=sys.stderr)
     files.pid.unlink(missing_ok=True)
     files.port.unlink(missing_ok=True)
+    files.tls_port.unlink(missing_ok=True)
     return 0
 
 
@@ -150,6 +152,9 @@ def status(args: argparse.Namespace) -> int:
     answer = {"running": True, "pid": pid, "server": f"http://127.0.0.1:{port}",
               "kubeconfig": str(files.kubeconfig), "helm": str(files.helm), "state_dir": str(files.root),
               "log": str(files.log)}
+    tls_port = _port(files, files.tls_port)
+    if tls_port:  # the TLS port, where clients send their credentials (apiserver/authn.py)
+        answer.update(secure_server=f"https://127.0.0.1:{tls_port}", ca=str(files.ca))
     answer.update(_runtime_info(files) or {"controllers": "stand-in"})
     print(json.dumps(answer))
     return 0
@@ -185,12 +190,14 @@ def serve(args: argparse.Namespace) -> int:
         from .runtime import Runtime  # pylint: disable=import-outside-toplevel
         runtime = Runtime(files.root).start()
     server = ApiServer(args.port, files.snapshot if args.persist else None, runtime=runtime,
-                       audit=files.root / "audit.jsonl")
+                       audit=files.root / "audit.jsonl", tls_dir=files.tls_dir)
     server.start()
     if runtime is not None:
         files.runtime_info.write_text(json.dumps(dict(runtime.info(), controllers="real")), encoding="utf-8")
+    files.tls_port.write_text(f"{server.tls_port}\n", encoding="utf-8")  # before the port: `up` waits on that
     files.port.write_text(f"{server.port}\n", encoding="utf-8")
-    logging.getLogger("sandbox").info("serving on http://127.0.0.1:%d (state in %s)", server.port, files.root)
+    logging.getLogger("sandbox").info("serving on http://127.0.0.1:%d and https://127.0.0.1:%d (state in %s)",
+                                      server.port, server.tls_port, files.root)
     server.serve_until_signalled()
     return 0
 

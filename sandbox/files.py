@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from .apiserver.authn import ADMIN_TOKEN
 from .paths import REPO_ROOT
 
 CLUSTER_NAME = "sandbox"
@@ -29,6 +31,19 @@ class StateFiles:
     @property
     def port(self) -> Path:
         return self.root / "apiserver.port"
+
+    @property
+    def tls_port(self) -> Path:
+        return self.root / "apiserver.tls-port"
+
+    @property
+    def tls_dir(self) -> Path:
+        """The cluster CA and the TLS port's certificate and key (sandbox/pki.py)."""
+        return self.root / "tls"
+
+    @property
+    def ca(self) -> Path:
+        return self.tls_dir / "ca.crt"
 
     @property
     def log(self) -> Path:
@@ -62,16 +77,27 @@ def _atomic_write(path: Path, text: str, mode: int) -> None:
     os.replace(temporary, path)
 
 
-def write_kubeconfig(files: StateFiles, port: int, namespace: str = "default") -> Path:
-    """A kubeconfig for kubectl, kubernetes.core and the helm double (plain HTTP on loopback, any token)."""
-    config = {
+def write_kubeconfig(files: StateFiles, port: int, namespace: str = "default",
+                     tls_port: int | None = None) -> Path:
+    """A kubeconfig for kubectl, kubernetes.core and the helm double, as the cluster admin (`sandbox-admin` in
+    system:masters: apiserver/authn.py). The current context `sandbox` is plain HTTP on loopback; `sandbox-tls` is
+    the TLS port, where credentials are sent (`kubectl --context sandbox-tls --token ...` acts as that token's
+    identity: client-go sends a kubeconfig's credentials to TLS servers only)."""
+    config: dict = {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
         "clusters": [{"name": CLUSTER_NAME, "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-        "users": [{"name": "sandbox-admin", "user": {"token": "sandbox-any-token-is-accepted-0000"}}],
+        "users": [{"name": "sandbox-admin", "user": {"token": ADMIN_TOKEN}}],
         "contexts": [{"name": CLUSTER_NAME, "context": {"cluster": CLUSTER_NAME, "user": "sandbox-admin",
                                                         "namespace": namespace}}],
         "current-context": CLUSTER_NAME,
     }
+    if tls_port and files.ca.is_file():
+        secure = f"{CLUSTER_NAME}-tls"
+        authority = base64.b64encode(files.ca.read_bytes()).decode()
+        config["clusters"].append({"name": secure, "cluster": {"server": f"https://127.0.0.1:{tls_port}",
+                                                               "certificate-authority-data": authority}})
+        config["contexts"].append({"name": secure, "context": {"cluster": secure, "user": "sandbox-admin",
+                                                               "namespace": namespace}})
     _atomic_write(files.kubeconfig, yaml.safe_dump(config, sort_keys=False), 0o600)
     return files.kubeconfig
 

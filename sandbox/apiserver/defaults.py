@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from . import crds
 from .resources import ResourceType
 
 _POD_TEMPLATE_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "Job"}
@@ -113,6 +114,37 @@ def _replicated(obj: dict[str, Any]) -> None:
     _pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
 
 
+def _stateful_set(obj: dict[str, Any]) -> None:
+    """SetDefaults_StatefulSet (pkg/apis/apps/v1/defaults.go; StatefulSetAutoDeletePVC is GA in 1.32,
+    MaxUnavailableStatefulSet still off in 1.33). kubernetes.core's `wait` reads `spec.updateStrategy.type`."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {})
+    if not strategy.get("type"):
+        strategy["type"] = "RollingUpdate"
+        strategy.setdefault("rollingUpdate", {})
+    if strategy["type"] == "RollingUpdate" and strategy.get("rollingUpdate") is not None:
+        strategy["rollingUpdate"].setdefault("partition", 0)
+    retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+    retention.setdefault("whenDeleted", "Retain")
+    retention.setdefault("whenScaled", "Retain")
+    _replicated(obj)
+    spec.setdefault("revisionHistoryLimit", 10)
+
+
+def _daemon_set(obj: dict[str, Any]) -> None:
+    """SetDefaults_DaemonSet (pkg/apis/apps/v1/defaults.go)."""
+    spec = obj.setdefault("spec", {})
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+
+
 def _job(obj: dict[str, Any]) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("parallelism", 1)
@@ -143,7 +175,9 @@ _BY_KIND = {
     ("", "Pod"): _pod,
     ("apps", "Deployment"): _deployment,
     ("apps", "ReplicaSet"): _replicated,
-    ("apps", "StatefulSet"): _replicated,
+    ("apps", "StatefulSet"): _stateful_set,
+    ("apps", "DaemonSet"): _daemon_set,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): crds.defaults,
     ("batch", "Job"): _job,
     ("route.openshift.io", "Route"): _route,
 }

@@ -16,6 +16,28 @@ _SUBRESOURCE_VERBS = ["get", "patch", "update"]
 
 # Endpoints that are not stored kinds: (group, version) -> APIResource entries.
 EXTRA_RESOURCES = {
+    ("", "v1"): [
+        {"name": "pods/binding", "singularName": "", "namespaced": True, "kind": "Binding", "verbs": ["create"]},
+        {"name": "serviceaccounts/token", "singularName": "", "namespaced": True, "group": "authentication.k8s.io",
+         "version": "v1", "kind": "TokenRequest", "verbs": ["create"]},
+    ],
+    # Answered by access.py (reviews.py, projects.py), never stored.
+    ("authorization.k8s.io", "v1"): [
+        {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
+         "kind": "SelfSubjectAccessReview", "verbs": ["create"]},
+        {"name": "selfsubjectrulesreviews", "singularName": "selfsubjectrulesreview", "namespaced": False,
+         "kind": "SelfSubjectRulesReview", "verbs": ["create"]},
+    ],
+    ("authentication.k8s.io", "v1"): [
+        {"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": False,
+         "kind": "SelfSubjectReview", "verbs": ["create"]},
+    ],
+    ("project.openshift.io", "v1"): [
+        {"name": "projectrequests", "singularName": "projectrequest", "namespaced": False, "kind": "ProjectRequest",
+         "verbs": ["create", "list"]},
+        {"name": "projects", "singularName": "project", "namespaced": False, "kind": "Project",
+         "verbs": ["delete", "get", "list"]},
+    ],
     ("template.openshift.io", "v1"): [
         {"name": "processedtemplates", "singularName": "", "namespaced": True, "kind": "Template",
          "verbs": ["create"]},
@@ -44,13 +66,22 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
     return {"name": name, "versions": listed, "preferredVersion": listed[0]}
 
 
+def _group_versions(registry: Registry) -> dict[str, list[str]]:
+    """The served kinds' groups and versions, then those that only have endpoints."""
+    found = registry.group_versions()
+    for name, version in EXTRA_RESOURCES:
+        if version not in found.setdefault(name, []):
+            found[name].append(version)
+    return found
+
+
 def group_list(registry: Registry) -> dict[str, Any]:
-    groups = [_group(name, versions) for name, versions in registry.group_versions().items() if name]
+    groups = [_group(name, versions) for name, versions in _group_versions(registry).items() if name]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
 def group(registry: Registry, name: str) -> dict[str, Any] | None:
-    versions = registry.group_versions().get(name)
+    versions = _group_versions(registry).get(name)
     if not name or not versions:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
@@ -71,7 +102,7 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
                         "kind": resource.kind, "verbs": _SUBRESOURCE_VERBS})
     if "log" in resource.subresources:
         entries.append({"name": f"{resource.plural}/log", "singularName": "", "namespaced": resource.namespaced,
-                        "kind": "Pod", "verbs": ["get"]})
+                        "kind": "Pod" if resource.kind == "Pod" else f"{resource.kind}Log", "verbs": ["get"]})
     if "scale" in resource.subresources:
         entries.append({"name": f"{resource.plural}/scale", "singularName": "", "namespaced": resource.namespaced,
                         "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": _SUBRESOURCE_VERBS})
@@ -80,7 +111,7 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
 
 def resource_list(registry: Registry, group_name: str, version: str) -> dict[str, Any] | None:
     kinds = registry.in_group_version(group_name, version)
-    if not kinds:
+    if not kinds and (group_name, version) not in EXTRA_RESOURCES:
         return None
     # Verb-only endpoints first: clients map a kind to the LAST resource listing it (Template -> templates, as
     # on OpenShift, where processedtemplates sorts first).

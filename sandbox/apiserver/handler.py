@@ -132,6 +132,13 @@ class Handler(BaseHTTPRequestHandler):
     # --- routing -----------------------------------------------------------------------------------------------
 
     def _route_request(self) -> None:
+        # Who asks, and whether they may, before anything else (kube-apiserver's filter chain; access.py).
+        access = self.server.access  # type: ignore[attr-defined]
+        request = access.admit(self.command, self.path, self.headers.get("Authorization"))
+        answer = access.serve(request, self.command, lambda: self._decode(self._body(), self._content_type()))
+        if answer is not None:
+            self._send(*answer)
+            return
         path = urlsplit(self.path).path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
         if self.command in ("GET", "HEAD"):
@@ -256,8 +263,8 @@ class Handler(BaseHTTPRequestHandler):
         name = route.name
         if route.subresource == "log":
             if verb not in ("GET", "HEAD"):
-                raise errors.method_not_allowed(f"{verb} is not allowed on pods/log")
-            podlog.serve(self, api, namespace, name, query)
+                raise errors.method_not_allowed(f"{verb} is not allowed on {resource.plural}/log")
+            podlog.serve(self, api, resource, namespace, name, query)
             return
         if route.subresource == "scale":
             self._scale(resource, namespace, name)
@@ -297,12 +304,15 @@ class Handler(BaseHTTPRequestHandler):
         if tables.wants_table(self.headers.get("Accept", "")):
             return tables.table(resource, [obj], obj["metadata"].get("resourceVersion", ""),
                                 self._query().get("includeObject", "Metadata"))
-        return obj
+        return tables.partial(obj) if tables.wants_partial(self.headers.get("Accept", ""), False) else obj
 
     def _send_list(self, resource: ResourceType, items: list[dict[str, Any]], revision: int) -> None:
         if tables.wants_table(self.headers.get("Accept", "")):
             self._send(200, tables.table(resource, items, str(revision), self._query().get("includeObject",
                                                                                            "Metadata")))
+            return
+        if tables.wants_partial(self.headers.get("Accept", ""), True):
+            self._send(200, tables.partial_list(items, str(revision)))
             return
         self._send(200, {"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
                          "metadata": {"resourceVersion": str(revision)}, "items": items})
@@ -321,7 +331,9 @@ class Handler(BaseHTTPRequestHandler):
                                      "Foreground")
         preconditions = body.get("preconditions") or {}
         dry_run = query.get("dryRun") == "All" or "All" in (body.get("dryRun") or [])
-        return DeleteOptions(propagation, preconditions.get("uid"), preconditions.get("resourceVersion"), dry_run)
+        grace = query.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
+        return DeleteOptions(propagation, preconditions.get("uid"), preconditions.get("resourceVersion"), dry_run,
+                             int(grace) if grace not in (None, "") else None)
 
     def _scale(self, resource: ResourceType, namespace: str, name: str) -> None:
         api = self.api
@@ -353,6 +365,7 @@ class Handler(BaseHTTPRequestHandler):
         timeout = float(query.get("timeoutSeconds") or _WATCH_TIMEOUT)
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
         as_table = tables.wants_table(self.headers.get("Accept", ""))
+        as_partial = tables.wants_partial(self.headers.get("Accept", ""), False)
         ns = namespace if resource.namespaced else None
 
         def matches(obj: dict[str, Any]) -> bool:
@@ -364,6 +377,8 @@ class Handler(BaseHTTPRequestHandler):
             obj = api._present(resource, obj)  # pylint: disable=protected-access
             if as_table and event_type != "BOOKMARK":
                 obj = tables.table(resource, [obj], obj["metadata"].get("resourceVersion", ""))
+            elif as_partial:
+                obj = tables.partial(obj)
             return json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
 
         requested = query.get("resourceVersion", "")

@@ -129,6 +129,12 @@ def _operation(resource: ResourceType, action: str, component: str | None, param
     return operation
 
 
+def _patch_types(resource: ResourceType) -> list[str]:
+    """Custom resources take no strategic merge patch, and their OpenAPI says so (apiextensions-apiserver's
+    builder): that is how `kubectl apply` knows to send a JSON merge patch for them."""
+    return [t for t in _PATCH_TYPES if not (resource.custom and "strategic" in t)]
+
+
 def _paths(resource: ResourceType, component: str | None) -> dict[str, Any]:
     base = resource.path_prefix + ("/namespaces/{namespace}" if resource.namespaced else "")
     collection = f"{base}/{resource.plural}"
@@ -142,7 +148,7 @@ def _paths(resource: ResourceType, component: str | None) -> dict[str, Any]:
         item: {
             "get": _operation(resource, "get", component, []),
             "put": _operation(resource, "put", component, _WRITE_PARAMETERS, ["application/json"]),
-            "patch": _operation(resource, "patch", component, _PATCH_PARAMETERS, _PATCH_TYPES),
+            "patch": _operation(resource, "patch", component, _PATCH_PARAMETERS, _patch_types(resource)),
             "delete": _operation(resource, "delete", component, _WRITE_PARAMETERS),
         },
     }
@@ -150,7 +156,7 @@ def _paths(resource: ResourceType, component: str | None) -> dict[str, Any]:
         paths[f"{item}/status"] = {
             "get": _operation(resource, "get", component, []),
             "put": _operation(resource, "put", component, _WRITE_PARAMETERS, ["application/json"]),
-            "patch": _operation(resource, "patch", component, _PATCH_PARAMETERS, _PATCH_TYPES),
+            "patch": _operation(resource, "patch", component, _PATCH_PARAMETERS, _patch_types(resource)),
         }
     return paths
 
@@ -171,9 +177,12 @@ class OpenApi:
                 paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={self._hash(group, version)}"}
         return {"paths": paths}
 
-    @functools.lru_cache(maxsize=None)  # pylint: disable=method-cache-max-size-none  # static documents
     def _encoded(self, group: str, version: str) -> bytes | None:
-        kinds = self.registry.in_group_version(group, version)
+        # Keyed on the kinds themselves: a CRD created, edited or deleted gives its group-version a new document.
+        return self._encode(tuple(self.registry.in_group_version(group, version)))
+
+    @functools.lru_cache(maxsize=None)  # pylint: disable=method-cache-max-size-none  # one per set of kinds
+    def _encode(self, kinds: tuple[ResourceType, ...]) -> bytes | None:
         if not kinds:
             return None
         components: dict[str, Any] = {}

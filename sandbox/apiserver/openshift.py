@@ -2,8 +2,11 @@
 
 - `POST .../namespaces/<ns>/processedtemplates`: process a Template as `oc process` does (parameter values,
   `generate: expression`, `${NAME}` in strings, `${{NAME}}` for non-string values, template labels);
-- `POST .../namespaces/<ns>/buildconfigs/<name>/instantiate`: start a Build from a BuildConfig as `oc start-build`
-  does (next `status.lastVersion`, Build `<bc>-<n>` owned by the BuildConfig).
+- `POST .../namespaces/<ns>/buildconfigs/<name>/instantiate`: start a Build from a BuildConfig, as
+  openshift-apiserver's build generator does for `oc start-build` and for the buildconfig controller's
+  ConfigChange trigger: next `status.lastVersion`, Build `<bc>-<n>` owned by the BuildConfig, `triggeredBy` from
+  the BuildRequest, and a request naming a `lastVersion` the BuildConfig has moved past refused (the generator's
+  checkLastVersion: how a ConfigChange trigger never builds twice).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from . import errors
 from .operations import Api, Options
+from .podbinding import bind
 
 Endpoint = Callable[[Api, str, str, Any, Options], tuple[int, Any]]
 
@@ -103,18 +107,24 @@ def instantiate_build(api: Api, namespace: str, name: str, body: Any, options: O
     registry = api.registry
     bc_type = registry.by_kind("build.openshift.io/v1", "BuildConfig")
     build_type = registry.by_kind("build.openshift.io/v1", "Build")
+    request = body if isinstance(body, dict) else {}
     with api.store.lock:
         config = api.get(bc_type, namespace, name)
-        number = ((config.get("status") or {}).get("lastVersion") or 0) + 1
+        last = (config.get("status") or {}).get("lastVersion") or 0
+        if request.get("lastVersion") is not None and request["lastVersion"] != last:
+            raise errors.bad_request(f"the LastVersion({last}) on build config {namespace}/{name} does not match the "
+                                     f"build request LastVersion({request['lastVersion']})")
+        number = last + 1
         status = dict(config.get("status") or {}, lastVersion=number)
         api.update(bc_type, namespace, name, dict(config, status=status), Options(user_agent="build-controller"),
                    subresource="status")
         spec = {k: v for k, v in (config.get("spec") or {}).items()
                 if k not in ("triggers", "runPolicy", "successfulBuildsHistoryLimit", "failedBuildsHistoryLimit")}
-        spec["triggeredBy"] = [{"message": "Manually triggered"}]
+        if request.get("triggeredBy"):
+            spec["triggeredBy"] = request["triggeredBy"]  # `oc start-build`: "Manually triggered"
         labels = {"buildconfig": name, "openshift.io/build-config.name": name,
                   "openshift.io/build.start-policy": (config.get("spec") or {}).get("runPolicy", "Serial")}
-        labels.update(((body or {}).get("metadata") or {}).get("labels") or {})
+        labels.update((request.get("metadata") or {}).get("labels") or {})
         build = {
             "apiVersion": "build.openshift.io/v1", "kind": "Build",
             "metadata": {
@@ -138,6 +148,7 @@ class Extensions:
 
     def __init__(self):
         self._routes: dict[tuple[str, str, str, str, str], Endpoint] = {
+            ("POST", "", "v1", "pods", "binding"): bind,  # the one core verb the sandbox serves
             ("POST", "template.openshift.io", "v1", "processedtemplates", ""): process_template,
             ("POST", "build.openshift.io", "v1", "buildconfigs", "instantiate"): instantiate_build,
         }

@@ -9,13 +9,14 @@ validation beyond the schema (semantics.py) and the create/update/delete hooks (
 from __future__ import annotations
 
 import copy
+import datetime
 import random
 import string
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..timestamps import now
+from ..timestamps import format_time, now
 from . import defaults, errors, managed, patch as patches, semantics, validation
 from .conform import Conformer
 from .resources import Registry, ResourceType
@@ -52,6 +53,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_rv: str | None = None
     dry_run: bool = False
+    grace_period: int | None = None  # gracePeriodSeconds; None: the kind's default
 
 
 class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
@@ -126,7 +128,9 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
         if options.dry_run:
             obj["metadata"]["resourceVersion"] = ""
             return self._present(resource, obj)
-        return self._present(resource, self.store.put(resource.key, obj, "ADDED"))
+        stored = self.store.put(resource.key, obj, "ADDED")
+        self.strategies.after_write(resource, stored)
+        return self._present(resource, stored)
 
     # --- update / patch / apply ---------------------------------------------------------------------------------
 
@@ -250,10 +254,14 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
             return old
         if options.dry_run:
             return self._present(resource, obj)
-        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
-            # The last finalizer is gone: the pending deletion completes.
+        if old_meta.get("finalizers") and not obj["metadata"].get("finalizers") and \
+                old_meta.get("deletionTimestamp") and old_meta.get("deletionGracePeriodSeconds") == 0:
+            # The last finalizer is gone from an object whose deletion is due: it completes (the generic
+            # registry's shouldDeleteDuringUpdate; a Pod still in its grace period stays until deleted again).
             return self._finish_delete(resource, obj, "Background")
-        return self._present(resource, self.store.put(resource.key, obj, "MODIFIED"))
+        stored = self.store.put(resource.key, obj, "MODIFIED")
+        self.strategies.after_write(resource, stored)
+        return self._present(resource, stored)
 
     def _check_identity(self, resource: ResourceType, namespace: str, body: Any, name: str | None) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -294,16 +302,21 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
                                                       f"{options.precondition_rv}, ResourceVersion in object meta: "
                                                       f"{meta['resourceVersion']}")
             propagation = options.propagation or resource.default_propagation
+            grace = self.strategies.grace_period(resource, obj, options.grace_period)
             if options.dry_run:
                 return obj
-            if meta.get("finalizers"):
-                if not meta.get("deletionTimestamp"):
-                    meta["deletionTimestamp"] = now()
-                    meta["deletionGracePeriodSeconds"] = 0
-                    if resource.generation:
-                        meta["generation"] = meta.get("generation", 1) + 1
-                    return self._present(resource, self.store.put(resource.key, obj, "MODIFIED"))
-                return obj
+            if grace > 0 or meta.get("finalizers"):
+                # Marked, not removed: a Pod's grace period (its kubelet deletes it again with 0 once its
+                # containers stopped) or finalizers. A shorter period may replace a pending longer one.
+                pending = meta.get("deletionGracePeriodSeconds")
+                if meta.get("deletionTimestamp") and (pending is None or grace >= pending):
+                    return obj
+                if not meta.get("deletionTimestamp") and resource.generation:
+                    meta["generation"] = meta.get("generation", 1) + 1
+                moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=grace)
+                meta["deletionTimestamp"] = format_time(moment)
+                meta["deletionGracePeriodSeconds"] = grace
+                return self._present(resource, self.store.put(resource.key, obj, "MODIFIED"))
             return self._finish_delete(resource, obj, propagation)
 
     def _finish_delete(self, resource: ResourceType, obj: dict[str, Any], propagation: str) -> dict[str, Any]:
@@ -324,10 +337,8 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
     def _collect_dependents(self, owner_uid: str, propagation: str) -> None:
         """Garbage-collect (or orphan) the objects whose ownerReferences name `owner_uid`."""
         live_uids = None
-        for key, obj in self.store.all_objects():
-            refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-            if not any(ref.get("uid") == owner_uid for ref in refs):
-                continue
+        for key, obj in self.store.owned_by(owner_uid):
+            refs = obj["metadata"]["ownerReferences"]
             dependent = self.registry.by_key(key)
             if propagation == "Orphan":
                 obj["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != owner_uid]
@@ -336,7 +347,7 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
                 self.store.put(key, obj, "MODIFIED")
                 continue
             if live_uids is None:
-                live_uids = {o["metadata"].get("uid") for _, o in self.store.all_objects()}
+                live_uids = self.store.uids()
             if any(ref.get("uid") in live_uids for ref in refs if ref.get("uid") != owner_uid):
                 continue
             current = self.store.get(key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])

@@ -1,9 +1,11 @@
-"""`GET .../pods/<name>/log`: a container's output, as the kubelet serves it through the API server.
+"""`GET .../pods/<name>/log`: a container's output, as the kubelet serves it through the API server; and
+`GET .../builds/<name>/log` (`oc logs build/<name>`): the log of the build's pod, `<build>-build`, container
+`docker-build`, as openshift-apiserver serves it (the sandbox keeps that log without a Pod object).
 
 Query parameters: `container`, `previous` (the run before the last restart), `tailLines`, `limitBytes`,
-`timestamps` (ignored), `follow` (stream until the container stops). While a container waits to be restarted
-(or after it finished) its last run's output is served. The log files live in the runtime's pod
-folders; without a runtime (stand-in controllers) there are no logs and the answer says so.
+`timestamps` (ignored), `follow` (stream until the container stops, or the build finishes). While a container
+waits to be restarted (or after it finished) its last run's output is served. The log files live in the
+runtime's pod folders; without a runtime (stand-in controllers) there are no logs and the answer says so.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from . import errors
 
 _FOLLOW_POLL = 0.3
+_BUILD_FINISHED = ("Complete", "Failed", "Error", "Cancelled")
 
 
 def _log_file(runtime: Any, pod: dict[str, Any], container: str, previous: bool) -> Path:
@@ -35,16 +38,31 @@ def _container(pod: dict[str, Any], asked: str | None) -> str:
     return names[0]
 
 
-def serve(handler: Any, api: Any, namespace: str, name: str, query: dict[str, str]) -> None:
-    pod = api.get(api.registry.by_kind("v1", "Pod"), namespace, name)
+def _build_log(runtime: Any, api: Any, resource: Any, namespace: str, name: str) -> Path:
+    api.get(resource, namespace, name)  # 404 for an unknown build
+    # Before the build runs there is no file: openshift-apiserver's buildlog REST then answers empty content
+    # (or, with follow, waits for the build to run), which _send does with a missing file.
+    return runtime.build_log_file(namespace, name)
+
+
+def serve(handler: Any, api: Any, resource: Any, namespace: str, name: str,  # pylint: disable=too-many-arguments
+          query: dict[str, str]) -> None:
     runtime = getattr(handler.server, "runtime", None)
+    if resource.kind == "Build":
+        if runtime is None:
+            raise errors.ApiError(501, "NotImplemented", "builds/log needs the sandbox runtime (started without "
+                                                         "--stand-ins): the stand-in build controller builds nothing")
+        path = _build_log(runtime, api, resource, namespace, name)
+        _send(handler, path, query, lambda: _build_running(api, resource, namespace, name))
+        return
+    pod = api.get(api.registry.by_kind("v1", "Pod"), namespace, name)
     container = _container(pod, query.get("container"))
     if runtime is None:
         raise errors.ApiError(501, "NotImplemented", "pods/log needs the sandbox runtime (started without "
                                                      "--stand-ins): the stand-in controllers run no containers")
     previous = query.get("previous") in ("true", "1")
     path = _log_file(runtime, pod, container, previous)
-    if not previous and not path.exists():
+    if not path.exists():
         path = _log_file(runtime, pod, container, True)  # between runs: the last run's output, as kubelet does
     if not path.exists():
         if previous:
@@ -52,7 +70,25 @@ def serve(handler: Any, api: Any, namespace: str, name: str, query: dict[str, st
         waiting = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0].get("state", {}).get("waiting")
         reason = (waiting or {}).get("reason", "ContainerCreating")
         raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
-    data = path.read_bytes()
+    _send(handler, path, query, lambda: _pod_running(api, pod, namespace, name))
+
+
+def _build_running(api: Any, resource: Any, namespace: str, name: str) -> bool:
+    current = api.store.get(resource.key, namespace, name)
+    return current is not None and (current.get("status") or {}).get("phase") not in _BUILD_FINISHED
+
+
+def _pod_running(api: Any, pod: dict[str, Any], namespace: str, name: str) -> bool:
+    current = api.store.get(("", "pods"), namespace, name)
+    if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"]:
+        return False
+    state = ((current.get("status") or {}).get("containerStatuses") or [{}])[0].get("state", {})
+    return "terminated" not in state
+
+
+def _send(handler: Any, path: Path, query: dict[str, str], running: Any) -> None:
+    """The log at `path` (tailLines, limitBytes), or with `follow` streamed while `running()` holds."""
+    data = path.read_bytes() if path.exists() else b""
     if query.get("tailLines"):
         lines = data.splitlines(keepends=True)
         data = b"".join(lines[-int(query["tailLines"]):]) if int(query["tailLines"]) > 0 else b""
@@ -66,14 +102,12 @@ def serve(handler: Any, api: Any, namespace: str, name: str, query: dict[str, st
     handler.send_header("Transfer-Encoding", "chunked")
     handler.end_headers()
     handler._status_code = 200  # pylint: disable=protected-access
-    offset = path.stat().st_size
+    offset = path.stat().st_size if path.exists() else 0
     try:
         if data:
             handler._write_chunk(data)  # pylint: disable=protected-access
         while not handler.server.stopping.is_set():
-            current = api.store.get(("", "pods"), namespace, name)
-            if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"]:
-                break
+            alive = running()
             size = path.stat().st_size if path.exists() else 0
             if size < offset:  # restarted: the file was rotated
                 offset = 0
@@ -83,8 +117,7 @@ def serve(handler: Any, api: Any, namespace: str, name: str, query: dict[str, st
                     chunk = stream.read(size - offset)
                 offset = size
                 handler._write_chunk(chunk)  # pylint: disable=protected-access
-            state = ((current.get("status") or {}).get("containerStatuses") or [{}])[0].get("state", {})
-            if "terminated" in state and size == offset:
+            if not alive:
                 break
             time.sleep(_FOLLOW_POLL)
         handler._write_chunk(b"")  # pylint: disable=protected-access

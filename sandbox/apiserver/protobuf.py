@@ -1,7 +1,9 @@
 """Decode the Kubernetes protobuf bodies that typed Go clients send.
 
 Helm's release storage (and `--create-namespace`) use client-go's typed clients, which POST and PUT Secrets,
-ConfigMaps and Namespaces as `application/vnd.kubernetes.protobuf` (and DELETE with a protobuf DeleteOptions).
+ConfigMaps and Namespaces as `application/vnd.kubernetes.protobuf` (and DELETE with a protobuf DeleteOptions);
+`kubectl auth can-i|whoami`, `kubectl create token` and `kubectl create serviceaccount|role|rolebinding|...` POST
+their objects the same way.
 Responses can stay JSON: those clients accept it. Field numbers are those of k8s.io/api generated.proto.
 Any other protobuf kind is refused with 415, never guessed.
 """
@@ -181,8 +183,129 @@ def _delete_options(raw: bytes) -> dict[str, Any]:
     return options
 
 
+def _strings(raw: bytes, names: dict[int, str]) -> dict[str, Any]:
+    """The string fields of a message, by field number."""
+    return {names[number]: _text(part) for number, part in _fields(raw) if number in names}
+
+
+def _meta_and_spec(raw: bytes, spec: Any) -> dict[str, Any]:
+    """A request object (k8s.io/api authorization/v1, authentication/v1): metadata = 1, spec = 2."""
+    obj: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number == 1:
+            obj["metadata"] = _object_meta(part)
+        elif number == 2 and spec is not None:
+            obj["spec"] = spec(part)
+    return obj
+
+
+def _access_review_spec(raw: bytes) -> dict[str, Any]:
+    """SelfSubjectAccessReviewSpec: resourceAttributes = 1, nonResourceAttributes = 2."""
+    spec: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number == 1:
+            spec["resourceAttributes"] = _strings(part, {1: "namespace", 2: "verb", 3: "group", 4: "version",
+                                                         5: "resource", 6: "subresource", 7: "name"})
+        elif number == 2:
+            spec["nonResourceAttributes"] = _strings(part, {1: "path", 2: "verb"})
+    return spec
+
+
+def _token_request_spec(raw: bytes) -> dict[str, Any]:
+    """TokenRequestSpec: audiences = 1, boundObjectRef = 3, expirationSeconds = 4."""
+    spec: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number == 1:
+            spec.setdefault("audiences", []).append(_text(part))
+        elif number == 3:
+            spec["boundObjectRef"] = _strings(part, {1: "kind", 2: "apiVersion", 3: "name", 4: "uid"})
+        elif number == 4:
+            spec["expirationSeconds"] = part
+    return spec
+
+
+def _repeated(raw: bytes, names: dict[int, str]) -> dict[str, Any]:
+    """A message of repeated strings (PolicyRule: verbs = 1, apiGroups = 2, resources = 3, ...)."""
+    found: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number in names:
+            found.setdefault(names[number], []).append(_text(part))
+    return found
+
+
+def _label_selector(raw: bytes) -> dict[str, Any]:
+    """metav1.LabelSelector: matchLabels = 1, matchExpressions = 2 (key = 1, operator = 2, values = 3)."""
+    selector: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number == 1:
+            key, item = _map_entry(part)
+            selector.setdefault("matchLabels", {})[key] = _text(item)
+        elif number == 2:
+            expression = {**_strings(part, {1: "key", 2: "operator"}), **_repeated(part, {3: "values"})}
+            selector.setdefault("matchExpressions", []).append(expression)
+    return selector
+
+
+def _role(raw: bytes) -> dict[str, Any]:
+    """rbac/v1 Role and ClusterRole: metadata = 1, rules = 2, aggregationRule = 3 (clusterRoleSelectors = 1)."""
+    obj: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number == 1:
+            obj["metadata"] = _object_meta(part)
+        elif number == 2:
+            obj.setdefault("rules", []).append(_repeated(part, {1: "verbs", 2: "apiGroups", 3: "resources",
+                                                                4: "resourceNames", 5: "nonResourceURLs"}))
+        elif number == 3:
+            selectors = [_label_selector(sub) for sub_number, sub in _fields(part) if sub_number == 1]
+            obj["aggregationRule"] = {"clusterRoleSelectors": selectors}
+    return obj
+
+
+def _binding(raw: bytes) -> dict[str, Any]:
+    """rbac/v1 RoleBinding and ClusterRoleBinding: metadata = 1, subjects = 2, roleRef = 3."""
+    obj: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number == 1:
+            obj["metadata"] = _object_meta(part)
+        elif number == 2:
+            subject = _strings(part, {1: "kind", 2: "apiGroup", 3: "name", 4: "namespace"})
+            obj.setdefault("subjects", []).append({k: v for k, v in subject.items() if v})
+        elif number == 3:
+            obj["roleRef"] = _strings(part, {1: "apiGroup", 2: "kind", 3: "name"})
+    return obj
+
+
+def _service_account(raw: bytes) -> dict[str, Any]:
+    """core/v1 ServiceAccount: metadata = 1, secrets = 2, imagePullSecrets = 3, automountServiceAccountToken = 4."""
+    obj: dict[str, Any] = {}
+    for number, part in _fields(raw):
+        if number == 1:
+            obj["metadata"] = _object_meta(part)
+        elif number == 2:
+            reference = _strings(part, {1: "kind", 2: "namespace", 3: "name", 4: "uid", 5: "apiVersion",
+                                        6: "resourceVersion", 7: "fieldPath"})
+            obj.setdefault("secrets", []).append({k: v for k, v in reference.items() if v})
+        elif number == 3:
+            obj.setdefault("imagePullSecrets", []).append(_strings(part, {1: "name"}))
+        elif number == 4:
+            obj["automountServiceAccountToken"] = bool(part)
+    return obj
+
+
 _DECODERS = {("v1", "Secret"): _secret, ("v1", "ConfigMap"): _config_map, ("v1", "Namespace"): _namespace,
-             ("v1", "DeleteOptions"): _delete_options, ("meta.k8s.io/v1", "DeleteOptions"): _delete_options}
+             ("v1", "DeleteOptions"): _delete_options, ("meta.k8s.io/v1", "DeleteOptions"): _delete_options,
+             # What `kubectl auth can-i|whoami` and `kubectl create token` send.
+             ("authorization.k8s.io/v1", "SelfSubjectAccessReview"):
+                 lambda raw: _meta_and_spec(raw, _access_review_spec),
+             ("authorization.k8s.io/v1", "SelfSubjectRulesReview"):
+                 lambda raw: _meta_and_spec(raw, lambda part: _strings(part, {1: "namespace"})),
+             ("authentication.k8s.io/v1", "SelfSubjectReview"): lambda raw: _meta_and_spec(raw, None),
+             ("authentication.k8s.io/v1", "TokenRequest"): lambda raw: _meta_and_spec(raw, _token_request_spec),
+             # What `kubectl create serviceaccount|role|clusterrole|rolebinding|clusterrolebinding` send.
+             ("v1", "ServiceAccount"): _service_account,
+             ("rbac.authorization.k8s.io/v1", "Role"): _role, ("rbac.authorization.k8s.io/v1", "ClusterRole"): _role,
+             ("rbac.authorization.k8s.io/v1", "RoleBinding"): _binding,
+             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): _binding}
 
 
 def decode(body: bytes) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Adding a built-in kind is one `_builtin(...)` line; a custom resource is picked 
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ class ResourceType:  # pylint: disable=too-many-instance-attributes  # mirrors a
     # "kubernetes", "openshift", "crd" or None (accepted without schema validation, with a logged warning).
     schema_source: str | None = "kubernetes"
     crd_schema: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # Tells apart two versions of one CRD's schema (its uid and generation), so cached schema nodes follow an edit.
+    schema_id: str = ""
     printer_columns: tuple[PrinterColumn, ...] = ()
     verbs: tuple[str, ...] = ALL_VERBS
     # The garbage-collection policy when a DELETE names none (batch/v1 Jobs keep their pods, for compatibility).
@@ -139,7 +142,15 @@ BUILTIN = (
     _builtin("apps", "v1", "ReplicaSet", "replicasets", short_names=["rs"], categories=["all"],
              subresources=["status", "scale"], scale=ScalePaths(), generation=True),
     _builtin("apps", "v1", "StatefulSet", "statefulsets", short_names=["sts"], categories=["all"],
-             subresources=["status", "scale"], scale=ScalePaths(), generation=True),
+             subresources=["status", "scale"], scale=ScalePaths(), generation=True,
+             columns=[("Ready", ".status.readyReplicas", "integer")]),
+    _builtin("apps", "v1", "DaemonSet", "daemonsets", short_names=["ds"], categories=["all"],
+             subresources=["status"], generation=True,
+             columns=[("Desired", ".status.desiredNumberScheduled", "integer"),
+                      ("Ready", ".status.numberReady", "integer")]),
+    _builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+             namespaced=False, short_names=["crd", "crds"], categories=["api-extensions"], subresources=["status"],
+             generation=True, columns=[("Created At", ".metadata.creationTimestamp")]),
     _builtin("batch", "v1", "Job", "jobs", categories=["all"], subresources=["status"], generation=True,
              default_propagation="Orphan",
              columns=[("Succeeded", ".status.succeeded", "integer"), ("Failed", ".status.failed", "integer")]),
@@ -149,6 +160,8 @@ BUILTIN = (
              columns=[("Holder", ".spec.holderIdentity")]),
     _builtin("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     _builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    _builtin("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    _builtin("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
     _builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=["pdb"],
              subresources=["status"], generation=True),
     _builtin("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=["netpol"],
@@ -160,7 +173,8 @@ BUILTIN = (
     _openshift("build.openshift.io", "BuildConfig", "buildconfigs", short_names=["bc"],
                columns=[("Type", ".spec.strategy.type"), ("Latest", ".status.lastVersion", "integer")]),
     # The published OpenShift subset has no Build definition: Builds are accepted unvalidated (see docs/sandbox.md).
-    _openshift("build.openshift.io", "Build", "builds", schema_source=None,
+    # `builds/<name>/log` is the build's log (`oc logs build/<name>`), as OpenShift serves it.
+    _openshift("build.openshift.io", "Build", "builds", schema_source=None, subresources=("status", "log"),
                columns=[("Type", ".spec.strategy.type"), ("Status", ".status.phase")]),
     _openshift("image.openshift.io", "ImageStream", "imagestreams", short_names=["is"],
                columns=[("Image Repository", ".status.dockerImageRepository")]),
@@ -176,7 +190,7 @@ BUILTIN = (
 
 # OpenShift serves Routes from its own API server (strategic merge patch works there), though the published schema
 # is a CRD.
-_NATIVE_CRD_GROUPS = ("route.openshift.io",)
+NATIVE_CRD_GROUPS = ("route.openshift.io",)
 
 
 def _without_nulls(schema: Any) -> Any:
@@ -188,7 +202,8 @@ def _without_nulls(schema: Any) -> Any:
     return schema
 
 
-def _from_crd(document: dict[str, Any]) -> list[ResourceType]:
+def from_crd(document: dict[str, Any], schema_id: str = "") -> list[ResourceType]:
+    """The kinds a CustomResourceDefinition serves (one per served version)."""
     spec = document["spec"]
     names = spec["names"]
     found = []
@@ -202,12 +217,17 @@ def _from_crd(document: dict[str, Any]) -> list[ResourceType]:
             scale = ScalePaths(paths["specReplicasPath"], paths["statusReplicasPath"], paths.get("labelSelectorPath"))
         columns = tuple(PrinterColumn(column["name"], column["jsonPath"], column.get("type", "string"))
                         for column in version.get("additionalPrinterColumns", ()) if column["name"] != "Age")
+        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {"type": "object",
+                                                                           "x-kubernetes-preserve-unknown-fields": True}
+        # apiVersion, kind and metadata are always allowed at the root, declared or not (structural schemas).
+        implicit = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
+        schema = dict(schema, properties=dict(implicit, **(schema.get("properties") or {})))
         found.append(ResourceType(
             group=spec["group"], version=version["name"], kind=names["kind"], plural=names["plural"],
             namespaced=spec["scope"] == "Namespaced", short_names=tuple(names.get("shortNames", ())),
             categories=tuple(names.get("categories", ())), subresources=tuple(sorted(subresources)),
-            scale=scale, generation=True, custom=spec["group"] not in _NATIVE_CRD_GROUPS, schema_source="crd",
-            crd_schema=_without_nulls(version["schema"]["openAPIV3Schema"]), printer_columns=columns))
+            scale=scale, generation=True, custom=spec["group"] not in NATIVE_CRD_GROUPS, schema_source="crd",
+            crd_schema=_without_nulls(schema), printer_columns=columns, schema_id=schema_id))
     return found
 
 
@@ -224,26 +244,58 @@ _CRD_FALLBACK = (
 
 @functools.cache
 def registry() -> Registry:
+    """The kinds served at start (shared, read-only: an API server works on its own `copy()`)."""
     types = list(BUILTIN)
+    documents = []
     for path in schemas.crd_files():
-        types.extend(_from_crd(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        types.extend(from_crd(document))
+        if document["spec"]["group"] not in NATIVE_CRD_GROUPS:
+            documents.append(document)
     served = {(t.group, t.kind) for t in types}
     for group, kind, plural, subresources in _CRD_FALLBACK:
         if (group, kind) not in served:
             scale = ScalePaths(".spec.instances", ".status.instances", ".status.selector") if kind == "Cluster" else None
             types.append(ResourceType(group=group, version="v1", kind=kind, plural=plural,
                                       subresources=subresources, scale=scale, generation=True,
-                                      custom=group not in _NATIVE_CRD_GROUPS, schema_source=None))
-    return Registry(types)
+                                      custom=group not in NATIVE_CRD_GROUPS, schema_source=None))
+    return Registry(types, documents)
 
 
 class Registry:
-    """Lookups over the served kinds."""
+    """Lookups over the served kinds. Kinds come and go with CustomResourceDefinitions (`serve`, `unserve`):
+    each change swaps whole lookup tables, so readers never see a half-made one."""
 
-    def __init__(self, types: list[ResourceType]):
-        self.types = tuple(types)
+    def __init__(self, types: list[ResourceType], crd_documents: list[dict[str, Any]] | tuple = ()):
+        self._index(tuple(types))
+        # The CRDs of the kinds served from the start (as a manifest install of CNPG and the plugin leaves them).
+        self.crd_documents = tuple(crd_documents)
+        # Bumped by every change of the served kinds (caches of discovery-derived documents key on it).
+        self.revision = 0
+        self._lock = threading.Lock()
+
+    def _index(self, types: tuple[ResourceType, ...]) -> None:
         self._by_path = {(t.group, t.version, t.plural): t for t in types}
         self._by_kind = {(t.api_version, t.kind): t for t in types}
+        self.types = types
+
+    def copy(self) -> Registry:
+        return Registry(list(self.types), self.crd_documents)
+
+    def serve(self, kinds: list[ResourceType]) -> None:
+        """Serve `kinds` (a CRD's versions), replacing what was served for their group and resource."""
+        if not kinds:
+            return
+        with self._lock:
+            group, plural = kinds[0].group, kinds[0].plural
+            kept = tuple(t for t in self.types if (t.group, t.plural) != (group, plural))
+            self._index(kept + tuple(kinds))
+            self.revision += 1
+
+    def unserve(self, group: str, plural: str) -> None:
+        with self._lock:
+            self._index(tuple(t for t in self.types if (t.group, t.plural) != (group, plural)))
+            self.revision += 1
 
     def by_path(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_path.get((group, version, plural))

@@ -2,7 +2,7 @@
 
 Only rules our flows can trip over: a Deployment selector that does not match its template, a Job restart
 policy, immutable fields (Deployment/Job selectors, a Job's pod template, immutable Secrets and ConfigMaps, a
-Service's cluster IP).
+Service's cluster IP, a Pod's spec but for the few mutable fields), a CRD's name and scope.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import errors
+from . import crds, errors
 from .resources import ResourceType
 
 
@@ -40,13 +40,55 @@ def _selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return True
 
 
+# pkg/apis/core/validation/validation.go ValidatePodUpdate: the fields an update may change, and its message.
+_POD_UPDATE_MESSAGE = ("Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+                       "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+                       "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set "
+                       "to 1 if it was previously negative)")
+
+
+def _pod_update_causes(spec: dict[str, Any], old_spec: dict[str, Any]) -> list[dict[str, str]]:
+    """ValidatePodUpdate's munging: take the mutable fields from the old spec, then the rest must be equal."""
+    munged = json.loads(json.dumps(spec))
+    for field in ("containers", "initContainers"):
+        new_list, old_list = munged.get(field) or [], old_spec.get(field) or []
+        if len(new_list) == len(old_list):
+            for new_container, old_container in zip(new_list, old_list):
+                if "image" in old_container:
+                    new_container["image"] = old_container["image"]
+    causes = []
+    deadline, old_deadline = spec.get("activeDeadlineSeconds"), old_spec.get("activeDeadlineSeconds")
+    if old_deadline is not None and deadline is None:
+        causes.append(_cause("spec.activeDeadlineSeconds", "FieldValueInvalid",
+                             "Invalid value: \"null\": must not update from a positive integer to nil value"))
+    elif old_deadline is not None and deadline > old_deadline:
+        causes.append(_cause("spec.activeDeadlineSeconds", "FieldValueInvalid",
+                             f"Invalid value: {deadline}: must be less than or equal to previous value"))
+    for field in ("activeDeadlineSeconds", "tolerations"):
+        munged.pop(field, None)
+        if field in old_spec:
+            munged[field] = old_spec[field]
+    old_tolerations = old_spec.get("tolerations") or []
+    if any(t not in (spec.get("tolerations") or []) for t in old_tolerations):
+        causes.append(_cause("spec.tolerations", "FieldValueForbidden",
+                             "Forbidden: existing toleration can not be modified except its tolerationSeconds"))
+    grace = old_spec.get("terminationGracePeriodSeconds")
+    if grace is not None and grace < 0 and munged.get("terminationGracePeriodSeconds") == 1:
+        munged["terminationGracePeriodSeconds"] = grace
+    if munged != old_spec:
+        changed = sorted(k for k in set(munged) | set(old_spec) if munged.get(k) != old_spec.get(k))
+        causes.append(_cause("spec", "FieldValueForbidden",
+                             _POD_UPDATE_MESSAGE + "\n  changed: " + ", ".join(f"spec.{k}" for k in changed)))
+    return causes
+
+
 def check(resource: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     """Raise 422 Invalid when `obj` (replacing `old`, if any) breaks a rule."""
     causes: list[dict[str, str]] = []
     kind = (resource.group, resource.kind)
     spec = obj.get("spec") or {}
     old_spec = (old or {}).get("spec") or {}
-    if kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet")):
+    if kind in (("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet")):
         labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         selector = spec.get("selector") or {}
         if selector and not _selector_matches(selector, labels):
@@ -76,5 +118,9 @@ def check(resource: ResourceType, obj: dict[str, Any], old: dict[str, Any] | Non
         if old_ip and spec.get("clusterIP") not in (None, "", old_ip):
             causes.append(_cause("spec.clusterIP", "FieldValueInvalid",
                                  f'Invalid value: "{spec.get("clusterIP")}": field is immutable'))
+    if kind == ("", "Pod") and old is not None:
+        causes += _pod_update_causes(spec, old_spec)
+    if kind == ("apiextensions.k8s.io", "CustomResourceDefinition"):
+        causes += crds.causes(obj, old)
     if causes:
         raise errors.invalid(resource, obj["metadata"].get("name", ""), causes)

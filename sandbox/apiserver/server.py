@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from . import resources
+from ..pki import write_server_files
+from . import crds, policy, resources
+from .access import Access
 from .audit import AuditLog
 from .handler import Handler
 from .openapi import OpenApi
@@ -25,18 +28,41 @@ class ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], api: Api):
+    def __init__(self, address: tuple[str, int], api: Api, key_file: Path | None = None):
         super().__init__(address, Handler)
         self.api = api
+        self.access = Access(api, key_file)  # authentication, authorization and the identity endpoints
         self.openapi = OpenApi(api.registry)
         self.extensions = Extensions()
         self.stopping = threading.Event()
         self.runtime = None  # sandbox.runtime.Runtime when processes run behind the objects (pods/log reads it)
         self.audit: AuditLog | None = None  # mutating requests' bodies (audit.jsonl in the state folder)
+        self.tls = False
+
+    def secure_twin(self, context: ssl.SSLContext) -> ApiHttpServer:
+        """The same API on a TLS port of its own (a free one): the port for clients that send credentials, which
+        Go clients only do over TLS. A request without credentials is `system:anonymous` there."""
+        twin = ApiHttpServer.__new__(ApiHttpServer)
+        ThreadingHTTPServer.__init__(twin, (self.server_address[0], 0), Handler)
+        for shared in ("api", "openapi", "extensions", "stopping", "runtime", "audit"):
+            setattr(twin, shared, getattr(self, shared))
+        twin.access = self.access.secure()
+        twin.socket = context.wrap_socket(twin.socket, server_side=True, do_handshake_on_connect=False)
+        twin.tls = True
+        return twin
+
+    def finish_request(self, request, client_address) -> None:
+        if self.tls:
+            try:
+                request.do_handshake()  # in the request's own thread, not in the accepting one
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
 
 
 def bootstrap(api: Api) -> None:
-    """The objects every cluster starts with: the default namespaces and their `default` service accounts."""
+    """The objects every cluster starts with: the default namespaces and their `default` service accounts, the
+    CRDs of the custom resources served from the start, and the default RBAC policy (policy.py)."""
     registry = api.registry
     namespace_type = registry.by_kind("v1", "Namespace")
     account_type = registry.by_kind("v1", "ServiceAccount")
@@ -46,6 +72,8 @@ def bootstrap(api: Api) -> None:
             api.create(namespace_type, "", {"metadata": {"name": name}}, options)
         if api.store.get(account_type.key, name, "default") is None:
             api.create(account_type, name, {"metadata": {"name": "default"}}, options)
+    crds.seed(api.store, registry)
+    policy.install(api)
 
 
 def warn_unvalidated(registry: resources.Registry) -> None:
@@ -58,14 +86,25 @@ class ApiServer:
     """Owns the HTTP server, the store and the controller manager; `start()` returns once it is serving."""
 
     def __init__(self, port: int, snapshot: Path | None = None, controllers: bool = True, runtime: object = None,
-                 audit: Path | None = None):
+                 audit: Path | None = None, tls_dir: Path | None = None):
         self.store = Store(snapshot)
-        self.api = Api(self.store, resources.registry())
+        self.api = Api(self.store, resources.registry().copy())  # its own: CRDs change what it serves
         self.runtime = runtime
-        self.http = ApiHttpServer(("127.0.0.1", port), self.api)
+        # ServiceAccount tokens stay valid across a restart with --persist, as on a cluster.
+        key_file = snapshot.with_name("serviceaccount-signing.key") if snapshot is not None else None
+        self.http = ApiHttpServer(("127.0.0.1", port), self.api, key_file)
         self.http.runtime = runtime
         self.http.audit = AuditLog(audit) if audit is not None else None
         self.port = self.http.server_address[1]
+        # The TLS port (certificates in `tls_dir`, signed by the cluster CA of sandbox/pki.py).
+        self.https: ApiHttpServer | None = None
+        if tls_dir is not None:
+            _, cert_file, key_file = write_server_files(tls_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert_file, key_file)
+            context.set_alpn_protocols(["http/1.1"])
+            self.https = self.http.secure_twin(context)
+        self.tls_port = self.https.server_address[1] if self.https is not None else None
         self._threads: list[threading.Thread] = []
         self.manager = None
         if controllers:
@@ -75,9 +114,11 @@ class ApiServer:
     def start(self) -> None:
         warn_unvalidated(self.api.registry)
         bootstrap(self.api)
-        serve = threading.Thread(target=self.http.serve_forever, name="http", daemon=True)
-        serve.start()
-        self._threads.append(serve)
+        for name, server in (("http", self.http), ("https", self.https)):
+            if server is not None:
+                serve = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+                serve.start()
+                self._threads.append(serve)
         snapshots = threading.Thread(target=self._snapshot_loop, name="snapshot", daemon=True)
         snapshots.start()
         self._threads.append(snapshots)
@@ -92,8 +133,10 @@ class ApiServer:
         self.http.stopping.set()
         if self.manager is not None:
             self.manager.stop()
-        self.http.shutdown()
-        self.http.server_close()
+        for server in (self.http, self.https):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
         if self.http.audit is not None:
             self.http.audit.close()
         if self.runtime is not None:

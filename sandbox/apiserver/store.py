@@ -72,6 +72,17 @@ class Store:
                         for obj in objects.values()]
         yield from snapshot
 
+    def owned_by(self, owner_uid: str) -> list[tuple[Key, dict[str, Any]]]:
+        """Copies of the objects with an ownerReference to `owner_uid` (the rest is scanned, not copied: the
+        garbage collector asks on every delete, and a CRD's schema is large)."""
+        with self.lock:
+            return [(key, copy.deepcopy(obj)) for key, objects in self._objects.items() for obj in objects.values()
+                    if any(ref.get("uid") == owner_uid for ref in obj["metadata"].get("ownerReferences") or ())]
+
+    def uids(self) -> set[str]:
+        with self.lock:
+            return {obj["metadata"].get("uid") for objects in self._objects.values() for obj in objects.values()}
+
     # --- writes (the caller holds `lock` across read-modify-write) ---------------------------------------------
 
     def next_revision(self) -> int:

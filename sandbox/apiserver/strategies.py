@@ -5,7 +5,10 @@
 - Job: the generated selector and the `controller-uid`/`job-name` labels of its pod template (unless
   `manualSelector`);
 - Namespace: created `Active`; deleting it deletes everything in it (at once: there is no Terminating phase);
-- Deployment, ReplicaSet, StatefulSet: `/scale` reports `spec.selector` as a label selector string.
+- Deployment, ReplicaSet, StatefulSet: `/scale` reports `spec.selector` as a label selector string;
+- CustomResourceDefinition: Established at once; stored, it serves its kinds; deleted, its custom resources go
+  first and the kinds stop being served (crds.py);
+- Pod: graceful deletion (`grace_period`), as the pod registry strategy's CheckGracefulDelete.
 
 operations.py calls these hooks at the same points for every kind; a kind without a rule here is left alone.
 """
@@ -15,13 +18,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from . import errors
+from . import crds, errors
 from .resources import Registry, ResourceType
 from .store import Store
 
 _SERVICE = ("", "Service")
 _JOB = ("batch", "Job")
 _NAMESPACE = ("", "Namespace")
+_CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
+_POD = ("", "Pod")
 _SELECTOR_SCALED = {("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet")}
 _SERVICE_NETWORK = ipaddress.ip_network("10.96.0.0/16")
 
@@ -47,6 +52,8 @@ class Strategies:
             _generate_job_selector(obj)
         elif kind == _NAMESPACE:
             obj["status"] = {"phase": "Active"}
+        elif kind == _CRD:
+            obj["status"] = crds.status(obj)
 
     def prepare_update(self, resource: ResourceType, obj: dict[str, Any], old: dict[str, Any]) -> None:
         """Carry over what the server assigned and an update leaves out."""
@@ -55,9 +62,31 @@ class Strategies:
             for allocated in ("clusterIP", "clusterIPs"):
                 if not spec.get(allocated) and old_spec.get(allocated):
                     spec[allocated] = old_spec[allocated]
+        elif _kind(resource) == _CRD:
+            obj["status"] = crds.status(obj, old.get("status"))
+
+    def after_write(self, resource: ResourceType, stored: dict[str, Any]) -> None:
+        """After a create or update is stored (never on a dry run)."""
+        if _kind(resource) == _CRD:
+            crds.serve(self._registry, stored)
+
+    def grace_period(self, resource: ResourceType, obj: dict[str, Any], requested: int | None) -> int:
+        """Seconds a deletion waits for (0: at once). Pods only, as kube-apiserver's podStrategy.CheckGracefulDelete:
+        the requested period, else `spec.terminationGracePeriodSeconds`; 0 for a pod no node runs (no
+        `spec.nodeName`) or one that has finished; a negative period counts as 1."""
+        if _kind(resource) != _POD:
+            return 0
+        spec = obj.get("spec") or {}
+        period = requested if requested is not None else spec.get("terminationGracePeriodSeconds", 0)
+        if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        return 1 if period < 0 else period
 
     def deleted_with(self, resource: ResourceType, obj: dict[str, Any]) -> list[tuple[ResourceType, dict[str, Any]]]:
         """The objects that go before `obj` does (beyond its dependents by ownerReference)."""
+        if _kind(resource) == _CRD:
+            served = crds.served_kinds(self._registry, obj)
+            return [(served, item) for item in self._store.list(served.key)[0]] if served is not None else []
         if _kind(resource) != _NAMESPACE:
             return []
         contents = []
@@ -69,6 +98,10 @@ class Strategies:
     def after_delete(self, resource: ResourceType, obj: dict[str, Any]) -> None:
         if _kind(resource) == _SERVICE and self._cluster_ips is not None:
             self._cluster_ips.discard((obj.get("spec") or {}).get("clusterIP", ""))
+        elif _kind(resource) == _CRD:
+            served = crds.served_kinds(self._registry, obj)
+            if served is not None:
+                self._registry.unserve(served.group, served.plural)
 
     def scale_selector(self, resource: ResourceType, obj: dict[str, Any]) -> str | None:
         """The `/scale` status selector of the kinds that derive it from `spec.selector` (None for the others)."""

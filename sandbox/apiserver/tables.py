@@ -1,7 +1,11 @@
-"""Server-side printing (`meta.k8s.io/v1` Table), which `kubectl get` asks for.
+"""The other forms of an answer a client may ask for in its Accept header (`application/json;as=...;g=meta.k8s.io;
+v=v1`):
 
-Columns: Name, the kind's printer columns (a CRD's `additionalPrinterColumns`, a few chosen ones for built-ins),
-Age. Only simple `.a.b.c` JSON paths are evaluated.
+- `Table` (server-side printing, what `kubectl get` asks for): Name, the kind's printer columns (a CRD's
+  `additionalPrinterColumns`, a few chosen ones for built-ins), Age. Only simple `.a.b.c` JSON paths are evaluated;
+- `PartialObjectMetadata` / `PartialObjectMetadataList`: the objects' metadata only (metadata informers,
+  kubernetes.core `k8s_info` with `metadata_only`), as the API server's handlers/response.go transforms them. A
+  client offering only the form that does not fit (the list form for one object) gets the full object.
 """
 
 from __future__ import annotations
@@ -15,6 +19,22 @@ from .resources import ResourceType
 
 def wants_table(accept: str) -> bool:
     return "as=Table" in (accept or "")
+
+
+def wants_partial(accept: str, listing: bool) -> bool:
+    """Whether the Accept header asks for PartialObjectMetadata (one object) or ...List (a list, a watch's events
+    being single objects)."""
+    for media in (accept or "").split(","):
+        params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in media.split(";")[1:])}
+        if params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1") and \
+                params.get("as") == ("PartialObjectMetadataList" if listing else "PartialObjectMetadata"):
+            return True
+    return False
+
+
+def partial_list(items: list[dict[str, Any]], resource_version: str) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": resource_version}, "items": [partial(item) for item in items]}
 
 
 _STEP = re.compile(r'\.([A-Za-z0-9_-]+)|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_]+)=="([^"]*)"\)\]')
@@ -69,8 +89,13 @@ def _age(stamp: str) -> str:
     return human_duration(seconds_since(stamp))
 
 
-def _partial(obj: dict[str, Any]) -> dict[str, Any]:
+def partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def _has_age(resource: ResourceType) -> bool:
+    """Age closes every table but those that print the creation time themselves (CRDs: NAME, CREATED AT)."""
+    return not any(c.json_path == ".metadata.creationTimestamp" for c in resource.printer_columns)
 
 
 def _row(resource: ResourceType, obj: dict[str, Any], include_object: str) -> dict[str, Any]:
@@ -78,8 +103,9 @@ def _row(resource: ResourceType, obj: dict[str, Any], include_object: str) -> di
     for column in resource.printer_columns:
         value = _dig(obj, column.json_path)
         cells.append(value if value is not None else ("<none>" if column.type == "string" else 0))
-    cells.append(_age(obj["metadata"].get("creationTimestamp", "")))
-    row_object = obj if include_object == "Object" else _partial(obj)
+    if _has_age(resource):
+        cells.append(_age(obj["metadata"].get("creationTimestamp", "")))
+    row_object = obj if include_object == "Object" else partial(obj)
     return {"cells": cells, "object": row_object}
 
 
@@ -88,6 +114,7 @@ def table(resource: ResourceType, items: list[dict[str, Any]], resource_version:
     columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
     columns += [{"name": c.name, "type": c.type, "format": "", "description": c.name, "priority": 0}
                 for c in resource.printer_columns]
-    columns.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
+    if _has_age(resource):
+        columns.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
             "columnDefinitions": columns, "rows": [_row(resource, item, include_object) for item in items]}

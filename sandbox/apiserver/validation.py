@@ -43,6 +43,9 @@ _DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric charac
 
 # Kinds whose names are DNS labels rather than subdomains.
 _NAME_RULES = {"Namespace": (_DNS1123_LABEL, 63, _LABEL_MSG), "Service": (_DNS1035_LABEL, 63, _DNS1035_MSG)}
+# RBAC names are path segments (ValidateRBACName = path.ValidatePathSegmentName): `system:basic-user` is fine.
+_NAME_RULES.update(dict.fromkeys(("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"), (
+    r"(?!\.\.?$)[^/%]+", 2048, "may not be '.' or '..' and may not contain '/' or '%'")))
 
 
 @dataclass

@@ -18,10 +18,11 @@ from ..timestamps import now
 from .client import Client
 
 
-def condition(kind: str, status: bool, reason: str, message: str = "", observed_generation: int | None = None,
+def condition(kind: str, status: bool | str, reason: str, message: str = "", observed_generation: int | None = None,
               previous: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A status condition that keeps its lastTransitionTime while its status does not change."""
-    value = "True" if status else "False"
+    """A status condition that keeps its lastTransitionTime while its status does not change (`status`: a bool,
+    or "Unknown")."""
+    value = status if isinstance(status, str) else ("True" if status else "False")
     earlier = next((c for c in previous or [] if c.get("type") == kind), None)
     stamp = earlier["lastTransitionTime"] if earlier and earlier.get("status") == value and \
         earlier.get("lastTransitionTime") else now()

@@ -1,13 +1,18 @@
 """OpenShift builds of the MLflow image.
 
-- BuildConfig: the ConfigChange trigger starts build #1 when the BuildConfig is created (as OpenShift does; an
-  edit does not start another).
-- Build: New -> Pending -> Running -> Complete|Failed. "Building" `.../mlflow:v<ver>` is creating (or reusing
-  from the cache) the uv venv with `mlflow[auth]==<ver>`, the PostgreSQL drivers and boto3 — the packages of
-  the chart's Dockerfile; the version comes from the Dockerfile's `mlflow[auth]==<ver>` (else its FROM tag, else
-  the output tag). An unknown version fails the Build with pip's error in `status.message`/`logSnippet`.
-- On success the output ImageStreamTag is pushed (ImageStream `status.tags`), and Deployments whose
-  `image.openshift.io/triggers` annotation names that tag get its image (OpenShift's image-change trigger).
+- BuildConfig: the ConfigChange trigger starts build #1 while `status.lastVersion` is 0, i.e. once, after the
+  BuildConfig is created; an edit starts no build, and neither does a rerun after a failed build (openshift-
+  controller-manager's buildconfig_controller.go handleBuildConfig: "if bc.Status.LastVersion > 0 { return nil }",
+  with a BuildRequest naming LastVersion 0 so that the generator refuses a second one). More builds come from
+  `buildconfigs/<name>/instantiate` (`oc start-build`).
+- Build: New -> Running -> Complete|Failed. "Building" `.../mlflow:v<ver>` is creating (or reusing from the
+  cache) the uv venv with `mlflow[auth]==<ver>`, the PostgreSQL drivers and boto3 — the packages of the chart's
+  Dockerfile; the version comes from the Dockerfile's `mlflow[auth]==<ver>` (else its FROM tag, else the output
+  tag). The build's log (`oc logs build/<name>`, `builds/<name>/log`) tells the steps and pip's (uv's) output;
+  a failure is OpenShift's: reason DockerBuildFailed, message "Docker build strategy has failed.", the end of the
+  log in `logSnippet`.
+- Only a successful build pushes: the output ImageStreamTag moves (ImageStream `status.tags`), and Deployments
+  whose `image.openshift.io/triggers` annotation names that tag get its image (OpenShift's image-change trigger).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 from ..runtime.images import INTERNAL_REGISTRY, mlflow_version
 from .base import Controller, condition, now
+from .client import ApiError
 from .util import write_status
 from .workers import Workers
 
@@ -29,6 +35,8 @@ _PIN = re.compile(r"mlflow(?:\[[^\]]*\])?==(?P<version>\d+\.\d+\.\d+)")
 _FROM = re.compile(r"^\s*FROM\s+(?P<image>\S+)", re.MULTILINE | re.IGNORECASE)
 _TAG_VERSION = re.compile(r"v?(\d+\.\d+\.\d+)$")
 FINISHED = ("Complete", "Failed", "Error", "Cancelled")
+# openshift/api build/v1 (StatusReasonDockerBuildFailed, StatusMessageDockerBuildFailed).
+FAILED_REASON, FAILED_MESSAGE = "DockerBuildFailed", "Docker build strategy has failed."
 
 
 def build_version(build: dict[str, Any]) -> str | None:
@@ -45,6 +53,13 @@ def build_version(build: dict[str, Any]) -> str | None:
     return found.group(1) if found else None
 
 
+def _steps(build: dict[str, Any]) -> str:
+    """The start of a docker build's log: its Dockerfile's instructions as numbered steps."""
+    dockerfile = ((build.get("spec") or {}).get("source") or {}).get("dockerfile") or ""
+    steps = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return "".join(f"STEP {i}/{len(steps)}: {step}\n" for i, step in enumerate(steps, 1))
+
+
 class BuildConfigController(Controller):
     name = "buildconfig-controller"
     kind = ("build.openshift.io/v1", "BuildConfig")
@@ -55,9 +70,16 @@ class BuildConfigController(Controller):
         triggers = (obj.get("spec") or {}).get("triggers") or []
         if any(t.get("type") == "ConfigChange" for t in triggers) and \
                 not (obj.get("status") or {}).get("lastVersion"):
-            self.client.post("build.openshift.io/v1", "BuildConfig", namespace, name, "instantiate",
-                             {"kind": "BuildRequest", "apiVersion": "build.openshift.io/v1",
-                              "metadata": {"name": name, "annotations": {}}})
+            try:
+                self.client.post("build.openshift.io/v1", "BuildConfig", namespace, name, "instantiate",
+                                 {"kind": "BuildRequest", "apiVersion": "build.openshift.io/v1",
+                                  "metadata": {"name": name, "namespace": namespace},
+                                  "triggeredBy": [{"message": "Build configuration change"}], "lastVersion": 0})
+            except ApiError as error:
+                if error.code not in (400, 404):
+                    raise
+                # Fatal for OpenShift's controller too (a build already started, or the BuildConfig is gone).
+                LOG.info("buildconfig %s/%s: %s", namespace, name, error)
         return None
 
 
@@ -94,18 +116,37 @@ class BuildController(Controller):
         return None
 
     def _build(self, obj, namespace, name, started):
+        log = self._log_file(namespace, name)
         try:
             from ..runtime.venvs import ensure_mlflow_venv  # pylint: disable=import-outside-toplevel
+            self._write_log(log, _steps(obj))
             version = build_version(obj)
             if version is None:
                 raise RuntimeError("the sandbox builds MLflow images only: no mlflow[auth]==<version> in the "
                                    "Dockerfile, no mlflow:v<version> base image or output tag")
             venv = ensure_mlflow_venv(version)
             digest = "sha256:" + hashlib.sha256(f"{venv}:{version}".encode()).hexdigest()
+            target = ((obj.get("spec") or {}).get("output") or {}).get("to") or {}
+            self._write_log(log, f"Successfully pushed {target.get('name', '')}@{digest}\nPush successful\n")
             self._finish(namespace, name, started, digest=digest)
         except Exception as exc:  # pylint: disable=broad-exception-caught  # any failure is the Build's
             LOG.info("build %s/%s failed: %s", namespace, name, exc)
-            self._finish(namespace, name, started, error=str(exc))
+            self._write_log(log, f"{str(exc).rstrip()}\nerror: build error: {str(exc).strip().splitlines()[0]}\n")
+            self._finish(namespace, name, started, error=log.read_text(encoding="utf-8") if log else str(exc))
+
+    def _log_file(self, namespace, name):
+        if self.runtime is None:
+            return None
+        path = self.runtime.build_log_file(namespace, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+        return path
+
+    @staticmethod
+    def _write_log(path, text):
+        if path is not None:
+            with open(path, "a", encoding="utf-8") as stream:
+                stream.write(text)
 
     def _finish(self, namespace, name, started, digest=None, error=None):
         current = self.client.get("build.openshift.io/v1", "Build", namespace, name)
@@ -120,10 +161,10 @@ class BuildController(Controller):
             if target.get("kind") == "ImageStreamTag":
                 status["outputDockerImageReference"] = self._push(namespace, target, digest)
         else:
+            # As OpenShift: the reason and a fixed message; the last lines of the log in logSnippet.
             snippet = "\n".join(error.strip().splitlines()[-15:])
-            status.update(phase="Failed", reason="DockerBuildFailed", message=f"Docker build strategy has failed: "
-                          f"{snippet}", logSnippet=snippet, conditions=[condition("Failed", True,
-                                                                                  "DockerBuildFailed", snippet)])
+            status.update(phase="Failed", reason=FAILED_REASON, message=FAILED_MESSAGE, logSnippet=snippet,
+                          conditions=[condition("Failed", True, FAILED_REASON, FAILED_MESSAGE)])
         write_status(self.client, current, status)
 
     def _push(self, namespace, target, digest):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 # ApiError: what controllers catch (404, 409), as client-go's apierrors.
+from ..apiserver.authn import controller_identity
 from ..apiserver.errors import ApiError
 from ..apiserver.openshift import Extensions
 from ..apiserver.operations import Api, DeleteOptions, Options
@@ -20,11 +21,17 @@ Kind = tuple[str, str]  # (apiVersion, kind)
 
 
 class Client:
-    """Reads and writes on behalf of one controller (its name is the field manager of its writes)."""
+    """Reads and writes on behalf of one controller (its name is the field manager of its writes).
+
+    The controller acts as an internal identity in `system:masters` (`identity`, authn.controller_identity): what
+    the operator or kube-controller-manager may do on a cluster, it may do here, so authorization (which would
+    allow every call) is not evaluated; validation, defaulting, versioning and watch events are the same as over
+    HTTP."""
 
     def __init__(self, api: Api, manager: str):
         self.api = api
         self.manager = manager
+        self.identity = controller_identity(manager)
         self._extensions = Extensions()
 
     def resource(self, api_version: str, kind: str) -> ResourceType:
@@ -65,10 +72,16 @@ class Client:
         return self.api.update(resource, meta.get("namespace", ""), meta["name"], dict(obj, status=status),
                                self._options(), subresource)
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+    def delete(self, api_version: str, kind: str, namespace: str, name: str, grace_period: int | None = None,
+               uid: str | None = None) -> None:
+        """Delete (a Pod of the node: gracefully, unless `grace_period` is 0); gone already, or another object of
+        that name than `uid`, is not an error."""
         try:
-            self.api.delete(self.resource(api_version, kind), namespace, name, DeleteOptions())
+            self.api.delete(self.resource(api_version, kind), namespace, name,
+                            DeleteOptions(precondition_uid=uid, grace_period=grace_period))
         except ApiError as error:
+            if error.code == 409 and uid is not None:
+                return
             if error.code != 404:
                 raise
 

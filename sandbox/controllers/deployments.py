@@ -22,6 +22,25 @@ def template_hash(template: dict) -> str:
     return "".join(c for c in digest if c in "bcdfghjklmnpqrstvwxz2456789")[:10] or digest[:10]
 
 
+def paused_condition(spec: dict, previous: list) -> dict | None:
+    """The Progressing condition of a paused (or just resumed) Deployment, as the deployment controller's
+    checkPausedConditions (pkg/controller/deployment/progress.go) writes it: status Unknown, DeploymentPaused
+    "Deployment is paused"; once resumed, DeploymentResumed "Deployment is resumed" until progress is seen.
+    None when neither applies (or the deadline was reported exceeded: that is not overwritten)."""
+    before = next((c for c in previous or [] if c.get("type") == "Progressing"), {})
+    if before.get("reason") == "ProgressDeadlineExceeded":
+        return None
+    if spec.get("paused"):
+        found = condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", previous=previous)
+    elif before.get("reason") == "DeploymentPaused":
+        found = condition("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed",
+                          previous=previous)
+    else:
+        return None
+    found["lastUpdateTime"] = before.get("lastUpdateTime") if before.get("reason") == found["reason"] else now()
+    return found
+
+
 def _amount(value, total: int, round_up: bool) -> int:
     if isinstance(value, str) and value.endswith("%"):
         exact = int(value[:-1]) * total / 100
@@ -134,7 +153,10 @@ class DeploymentController(Controller):
         moved = any(old_status.get(k, 0) != v for k, v in counters.items())
         deadline = (deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
         rs_name = new["metadata"]["name"]
-        if complete:
+        paused = paused_condition(deployment.get("spec") or {}, previous)
+        if paused is not None and (deployment.get("spec") or {}).get("paused"):
+            progressing = paused  # no progress is judged while paused (the deadline does not run)
+        elif complete:
             progressing = condition("Progressing", True, "NewReplicaSetAvailable",
                                     f'ReplicaSet "{rs_name}" has successfully progressed.', previous=previous)
         elif not moved and progressing_before.get("lastUpdateTime") and \

@@ -18,12 +18,18 @@ _RETRY_AFTER_ERROR = 2.0
 
 
 def default_controllers(runtime: object | None = None) -> list[type[Controller]]:
-    """The controllers the sandbox runs: with a runtime, the ones that run real processes; without, the stand-ins."""
-    from . import standins  # pylint: disable=import-outside-toplevel
+    """The controllers the sandbox runs: the cluster's own housekeeping (each namespace's `default` account and CA
+    bundle, aggregated ClusterRoles) always; with a runtime, the ones that run real processes; without, the
+    stand-ins."""
+    # pylint: disable=import-outside-toplevel
+    from . import standins
+    from .clusterroles import ClusterRoleAggregationController
+    from .namespaces import RootCAPublisher, ServiceAccountController
+    always: list[type[Controller]] = [ServiceAccountController, RootCAPublisher, ClusterRoleAggregationController]
     if runtime is None:
-        return list(standins.STAND_INS)
-    from .real import REAL  # pylint: disable=import-outside-toplevel
-    return list(REAL)
+        return always + list(standins.STAND_INS)
+    from .real import REAL
+    return always + list(REAL)
 
 
 class _Worker:

@@ -4,7 +4,9 @@
 - Job: complete;
 - CNPG Cluster: Ready (and ContinuousArchiving when a WAL-archiver plugin is configured), with the `<cluster>-app`
   secret and the `-rw`/`-ro`/`-r` services the operator creates;
-- Build: Complete, pushing a digest to its ImageStream tag;
+- Build: Complete, pushing a digest to its ImageStream tag (the BuildConfig controller, which runs nothing, is the
+  real one: a ConfigChange trigger starts one build when a BuildConfig is created);
+- StatefulSet, DaemonSet: every pod ready at the desired count (one node: a DaemonSet schedules one pod);
 - Route: admitted by the default router.
 
 Backups, ScheduledBackups and ObjectStores are left alone: no stand-in pretends a backup exists (the real-process
@@ -17,6 +19,9 @@ import hashlib
 from typing import Any
 
 from .base import Controller, condition, now
+from .build import BuildConfigController
+from .deployments import paused_condition
+from .statefulsets import revision_of
 from .cnpg_objects import ensure_app_secret, ensure_services
 
 
@@ -31,10 +36,9 @@ class DeploymentStandIn(Controller):
         replicas = spec.get("replicas", 1)
         generation = obj["metadata"].get("generation", 1)
         conditions = old.get("conditions") or []
-        progressing = condition("Progressing", True, "DeploymentPaused" if spec.get("paused") else
-                                "NewReplicaSetAvailable",
-                                "Deployment is paused" if spec.get("paused") else
-                                f'ReplicaSet "{name}" has successfully progressed.', previous=conditions)
+        progressing = (paused_condition(spec, conditions) if spec.get("paused") else None) or condition(
+            "Progressing", True, "NewReplicaSetAvailable", f'ReplicaSet "{name}" has successfully progressed.',
+            previous=conditions)
         available = condition("Available", True, "MinimumReplicasAvailable", "Deployment has minimum availability.",
                               previous=conditions)
         status: dict[str, Any] = {"observedGeneration": generation, "conditions": [available, progressing]}
@@ -147,6 +151,40 @@ class BuildStandIn(Controller):
         return f"{repository}:{tag or 'latest'}"
 
 
+class StatefulSetStandIn(Controller):
+    name = "statefulset-controller"
+    kind = ("apps/v1", "StatefulSet")
+
+    def reconcile(self, obj, namespace, name):
+        if obj is None:
+            return None
+        replicas = (obj.get("spec") or {}).get("replicas", 1)
+        revision = revision_of(obj)
+        status = {"observedGeneration": obj["metadata"].get("generation", 1), "replicas": replicas,
+                  "availableReplicas": replicas, "currentRevision": revision, "updateRevision": revision,
+                  "collisionCount": 0}
+        if replicas:
+            status.update(readyReplicas=replicas, currentReplicas=replicas, updatedReplicas=replicas)
+        if status != obj.get("status"):
+            self.client.update_status(obj, status)
+        return None
+
+
+class DaemonSetStandIn(Controller):
+    name = "daemonset-controller"
+    kind = ("apps/v1", "DaemonSet")
+
+    def reconcile(self, obj, namespace, name):
+        if obj is None:
+            return None
+        status = {"desiredNumberScheduled": 1, "currentNumberScheduled": 1, "numberMisscheduled": 0,
+                  "numberReady": 1, "numberAvailable": 1, "updatedNumberScheduled": 1,
+                  "observedGeneration": obj["metadata"].get("generation", 1)}
+        if status != obj.get("status"):
+            self.client.update_status(obj, status)
+        return None
+
+
 class RouteStandIn(Controller):
     name = "openshift-router"
     kind = ("route.openshift.io/v1", "Route")
@@ -165,4 +203,5 @@ class RouteStandIn(Controller):
         return None
 
 
-STAND_INS = (DeploymentStandIn, JobStandIn, ClusterStandIn, BuildStandIn, RouteStandIn)
+STAND_INS = (DeploymentStandIn, JobStandIn, ClusterStandIn, BuildConfigController, BuildStandIn, RouteStandIn,
+             StatefulSetStandIn, DaemonSetStandIn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
 
@@ -63,3 +64,17 @@ def write_status(client: Any, obj: dict[str, Any], status: dict[str, Any]) -> di
         if error.code in (404, 409):
             return None
         raise
+
+
+def pod_from_template(owner: dict[str, Any], name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Pod named `name` from `owner`'s pod template, controlled by `owner` (extra `labels` added)."""
+    template = copy.deepcopy((owner.get("spec") or {}).get("template") or {})
+    meta = template.get("metadata") or {}
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": owner["metadata"]["namespace"],
+                        "labels": dict(meta.get("labels") or {}, **(labels or {})),
+                        "ownerReferences": [owner_ref(owner)]},
+           "spec": template.get("spec") or {}}
+    if meta.get("annotations"):
+        pod["metadata"]["annotations"] = meta["annotations"]
+    return pod

@@ -55,6 +55,28 @@ def split_globals(argv: list[str]) -> tuple[dict[str, object], list[str]]:
     return found, rest
 
 
+def command_first(argv: list[str]) -> list[str]:
+    """Put flags written before the subcommand after it, as cobra reads them: `helm --version=1.2.3 show chart X`
+    (what kubernetes.core.helm runs whenever `chart_version` is set) is `helm show --version=1.2.3 chart X`.
+
+    Cobra finds the subcommand by skipping flags (command.go stripFlags): `--flag=value` is one word; `--flag value`
+    and `-f value` are two, since before the subcommand a flag is not known to be boolean; the flags are then
+    parsed by the subcommand, wherever they stood."""
+    leading: list[str] = []
+    index = 0
+    while index < len(argv) and argv[index].startswith("-") and argv[index] != "--":
+        flag = argv[index]
+        leading.append(flag)
+        index += 1
+        takes_next = (flag.startswith("--") and "=" not in flag) or (len(flag) == 2 and flag[0] == "-")
+        if takes_next and index < len(argv):
+            leading.append(argv[index])
+            index += 1
+    if not leading or index >= len(argv):
+        return argv
+    return [argv[index], *leading, *argv[index + 1:]]
+
+
 def go_duration(text: str) -> int:
     """Seconds in a Go duration (`300s`, `5m0s`, `1h30m`, `90`)."""
     if re.fullmatch(r"\d+", text):

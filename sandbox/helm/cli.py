@@ -13,7 +13,7 @@ import sys
 import helm_python
 
 from . import commands
-from .arguments import Parser, UsageError, add_values_flags, add_wait_flags, flag_bool, split_globals
+from .arguments import Parser, UsageError, add_values_flags, add_wait_flags, command_first, flag_bool, split_globals
 
 
 def _deploy_flags(parser) -> None:
@@ -145,7 +145,18 @@ def build_parser() -> Parser:
     template.add_argument("--version", dest="chart_version")
     template.add_argument("--repo")
     template.add_argument("--dependency-update", action="store_true")
+    template.add_argument("--output-dir")
+    template.add_argument("--release-name", action="store_true")
     template.set_defaults(run=commands.template, needs_cluster=False)
+
+    package = sub.add_parser("package")
+    package.add_argument("charts", nargs="+")
+    package.add_argument("-d", "--destination", default=".")
+    package.add_argument("--version", dest="chart_version")
+    package.add_argument("--app-version")
+    package.add_argument("-u", "--dependency-update", action="store_true")
+    package.add_argument("--sign", action="store_true")
+    package.set_defaults(run=commands.package, needs_cluster=False)
 
     lint = sub.add_parser("lint")
     add_values_flags(lint)
@@ -187,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         global_options, rest = split_globals(argv)
         if not global_options.get("namespace") and os.environ.get("HELM_NAMESPACE"):
             global_options["namespace"] = os.environ["HELM_NAMESPACE"]
-        args = build_parser().parse_args(rest)
+        args = build_parser().parse_args(command_first(rest))
         args.namespace = global_options.get("namespace")
         args.all_namespaces = getattr(args, "all_namespaces", False)
         if getattr(args, "post_renderer", None):

@@ -7,6 +7,7 @@ Each command takes the parsed arguments and the SDK `Config`, writes what helm w
 from __future__ import annotations
 
 import copy
+import fnmatch
 import os
 import re
 import sys
@@ -311,28 +312,79 @@ def uninstall(args, config) -> int:
     return 0
 
 
+def _documents(manifest: str) -> list[tuple[str, str]]:
+    """(source template, content) of each document of a rendered manifest (`---\n# Source: <name>\n...`)."""
+    found = []
+    for document in re.split(r"(?m)^---\n", manifest):
+        source = re.match(r"# Source: (.+)\n", document)
+        if source:
+            found.append((source.group(1), document[source.end():].rstrip("\n")))
+    return found
+
+
+def _write_rendered(folder: str, name: str, content: str, written: set[str]) -> None:
+    """pkg/cmd/template.go writeToFile: `<folder>/<source>`, appended to when a template gave several documents."""
+    path = Path(folder, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a" if name in written else "w", encoding="utf-8") as stream:
+        stream.write(f"---\n# Source: {name}\n{content}\n")
+    written.add(name)
+    _out(f"wrote {folder}{os.sep}{name}\n")
+
+
 def template(args, _config) -> int:
+    """`helm template`: the rendered manifest on stdout, or with `--output-dir` one file per template (under
+    `<dir>/<release>/` with `--release-name`), CRDs of `crds/` first with `--include-crds`, as Helm's
+    pkg/cmd/template.go and action.renderResources do."""
     chart = _local_chart(args)
     values = user_values(args)
     render_config = helm_python.Config(kubeconfig_content=sdk.EMPTY_KUBECONFIG, storage_driver="memory",
                                        namespace=args.namespace or "default")
     try:
         options = {"namespace": args.namespace or "default", "dry_run": "client", "replace": True,
-                   "disable_hooks": args.no_hooks, "skip_crds": not args.include_crds and args.skip_crds,
+                   "disable_hooks": args.no_hooks, "skip_crds": True,
                    "api_versions": args.api_versions or None, "kube_version": args.kube_version,
                    "skip_schema_validation": args.skip_schema_validation}
         summary = sdk.install(render_config, chart, args.name or "release-name", values, options)
     finally:
         render_config.close()
-    manifest = summary.get("manifest", "")
+    crds = [(crd["filename"], crd["data"].rstrip("\n")) for crd in helm_python.Chart.load(chart).crds] \
+        if args.include_crds else []
+    documents = crds + _documents(summary.get("manifest", ""))
+    if args.output_dir:
+        written: set[str] = set()
+        for name, content in crds:
+            _write_rendered(args.output_dir, name, content, written)
+        folder = os.path.join(args.output_dir, args.name or "release-name") if args.release_name else args.output_dir
+        for name, content in documents[len(crds):]:
+            _write_rendered(folder, name, content, written)
+        _out("\n")
+        return 0
     if args.show_only:
-        wanted = {os.path.normpath(p) for p in args.show_only}
-        documents = re.split(r"(?m)^---\n", manifest)
-        manifest = "".join(f"---\n{doc}" for doc in documents
-                           if any(f"# Source: {summary.get('chart_name', '')}/{w}" in doc for w in wanted))
-        if not manifest:
-            raise CommandError(f"could not find template {', '.join(args.show_only)} in chart")
-    _out(manifest)
+        # Matched as Helm does: the path after the chart's name against each pattern (filepath.Match).
+        chosen = []
+        for pattern in args.show_only:
+            found = [d for d in documents if fnmatch.fnmatchcase(d[0].partition("/")[2], os.path.normpath(pattern))]
+            if not found:
+                raise CommandError(f"could not find template {pattern} in chart")
+            chosen += found
+        documents = chosen
+    _out("".join(f"---\n# Source: {name}\n{content}\n" for name, content in documents))
+    return 0
+
+
+def package(args, _config) -> int:
+    """`helm package`: the chart as `<name>-<version>.tgz` in the destination (pkg/cmd/package.go)."""
+    if args.sign:
+        raise CommandError("--sign is not supported by the sandbox helm (no keyring)")
+    for path in args.charts:
+        if not Path(path).is_dir():
+            raise CommandError(f"stat {path}: no such file or directory")
+        if args.dependency_update:
+            helm_python.dependency_update(path)
+        archive = helm_python.package(path, destination=args.destination, version=args.chart_version or None,
+                                      app_version=args.app_version or None)
+        _out(f"Successfully packaged chart and saved it to: {archive}\n")
     return 0
 
 

@@ -43,6 +43,22 @@ class SandboxCluster:
     def server(self) -> str:
         return yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
 
+    @property
+    def secure_server(self) -> str:
+        """The TLS port (kubeconfig context `sandbox-tls`), where clients send their credentials."""
+        clusters = yaml.safe_load(self.kubeconfig.read_text())["clusters"]
+        return next(c["cluster"]["server"] for c in clusters if c["name"] == "sandbox-tls")
+
+    @property
+    def ca_file(self) -> Path:
+        """The cluster CA, which signed the TLS port's certificate."""
+        return self.state_dir / "tls" / "ca.crt"
+
+    @property
+    def admin_token(self) -> str:
+        """The kubeconfig user's token (a cluster admin)."""
+        return yaml.safe_load(self.kubeconfig.read_text())["users"][0]["user"]["token"]
+
     def sandbox(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run([PYTHON, "-m", "sandbox", "--state-dir", str(self.state_dir), *args], cwd=REPO_ROOT,
                               env=self.env, capture_output=True, text=True, check=check, timeout=60)

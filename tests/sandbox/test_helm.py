@@ -91,7 +91,8 @@ def test_check_mode_installs_nothing(cluster: SandboxCluster, namespace: str, de
     run = cluster.playbook(task)
     assert run["r_check"]["changed"] is True
     assert cluster.helm("list", "-n", namespace, "-o", "json").stdout.strip() == "[]"
-    assert cluster.get("configmaps", "-n", namespace)["items"] == []
+    # Only what the cluster puts in every namespace (the root-ca-cert-publisher's CA bundle).
+    assert [c["metadata"]["name"] for c in cluster.get("configmaps", "-n", namespace)["items"]] == ["kube-root-ca.crt"]
 
 
 def test_a_manifest_the_api_refuses_fails_the_release(cluster: SandboxCluster, namespace: str, demo_chart: Path):
@@ -119,7 +120,69 @@ def test_cli_reports_version_plugins_and_renders_templates(cluster: SandboxClust
 def test_helm_with_awx_style_credentials_only(cluster: SandboxCluster, namespace: str, demo_chart: Path):
     """AWX injects K8S_AUTH_HOST / K8S_AUTH_API_KEY; kubernetes.core.helm hands them to helm as HELM_KUBE*."""
     env = {"K8S_AUTH_KUBECONFIG": "", "KUBECONFIG": "", "K8S_AUTH_HOST": cluster.server,
-           "K8S_AUTH_API_KEY": "awx-token"}
+           "K8S_AUTH_API_KEY": cluster.admin_token}  # a made-up token is a 401, as on a cluster
     run = cluster.playbook(_release_task("awx", namespace, demo_chart, {"greeting": "awx"}, "r_awx"), env=env)
     assert run["r_awx"]["changed"] is True
     assert cluster.get("configmap", "awx-config", "-n", namespace)["data"] == {"greeting": "awx"}
+
+
+def test_global_flags_before_the_command_as_kubernetes_core_writes_them(cluster: SandboxCluster, namespace: str,
+                                                                       demo_chart: Path):
+    """kubernetes.core.helm with `chart_version` runs `helm --version=X show chart <ref>`, then `helm --version=X
+    upgrade -i ...` (plugins/modules/helm.py main, fetch_chart_info, deploy): cobra takes flags before the
+    subcommand (command.go stripFlags). For a local chart the version is not checked (action.LocateChart)."""
+    shown = cluster.helm("--version=0.1.0", "show", "chart", str(demo_chart)).stdout
+    assert yaml.safe_load(shown)["version"] == "0.1.0"
+    task = _release_task("pinned", namespace, demo_chart, {"greeting": "pinned"}, "r_pinned")
+    run = cluster.playbook(task.replace("    wait: true\n", "    chart_version: 0.1.0\n    wait: true\n"))
+    assert run["r_pinned"]["changed"] is True
+    assert run["r_pinned"]["command"].split()[1] == "--version=0.1.0"
+    assert cluster.get("configmap", "pinned-config", "-n", namespace)["data"] == {"greeting": "pinned"}
+
+
+def test_package_and_template_to_an_output_dir(cluster: SandboxCluster, demo_chart: Path, tmp_path: Path):
+    """`helm package` (pkg/cmd/package.go) and `helm template --output-dir` (pkg/cmd/template.go writeToFile:
+    one file per template, `wrote <path>` for each)."""
+    packaged = cluster.helm("package", str(demo_chart), "-d", str(tmp_path), "--version", "0.2.0").stdout
+    archive = tmp_path / "demo-0.2.0.tgz"
+    assert packaged == f"Successfully packaged chart and saved it to: {archive}\n"
+    assert yaml.safe_load(cluster.helm("show", "chart", str(archive)).stdout)["version"] == "0.2.0"
+    written = cluster.helm("template", "t", str(archive), "--output-dir", str(tmp_path / "out")).stdout
+    assert f"wrote {tmp_path / 'out'}/demo/templates/config.yaml" in written
+    config = (tmp_path / "out" / "demo" / "templates" / "config.yaml").read_text()
+    assert config.startswith("---\n# Source: demo/templates/config.yaml\n")
+    assert yaml.safe_load(config.split("\n", 2)[2])["metadata"]["name"] == "t-config"
+
+
+def test_a_chart_with_crds_installs_them_before_its_templates(cluster: SandboxCluster, namespace: str,
+                                                            demo_chart: Path):
+    """Helm installs `crds/` first, waits for them to be Established and resets its REST mapper before the
+    templates (pkg/action/install.go installCRDs); `template --include-crds` prints them first; uninstall leaves
+    them (CRDs are never deleted by Helm)."""
+    (demo_chart / "crds").mkdir()
+    (demo_chart / "crds" / "gizmos.yaml").write_text(textwrap.dedent("""\
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: gizmos.example.org}
+        spec:
+          group: example.org
+          scope: Namespaced
+          names: {kind: Gizmo, plural: gizmos}
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object,
+                     properties: {size: {type: integer}}}}}}
+        """))
+    (demo_chart / "templates" / "gizmo.yaml").write_text(
+        "apiVersion: example.org/v1\nkind: Gizmo\nmetadata: {name: '{{ .Release.Name }}'}\nspec: {size: 2}\n")
+    rendered = cluster.helm("template", "g", str(demo_chart), "--include-crds").stdout
+    assert rendered.startswith("---\n# Source: demo/crds/gizmos.yaml\n")
+    try:
+        cluster.helm("install", "g", str(demo_chart), "-n", namespace)
+        assert cluster.get("gizmo", "g", "-n", namespace)["spec"] == {"size": 2}
+        cluster.helm("uninstall", "g", "-n", namespace)
+        assert cluster.kubectl("get", "crd", "gizmos.example.org", "-o", "name").stdout.strip()
+    finally:
+        cluster.kubectl("delete", "crd", "gizmos.example.org", check=False)

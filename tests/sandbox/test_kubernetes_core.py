@@ -136,7 +136,7 @@ def test_k8s_present_apply_patched_absent_and_check_mode(cluster: SandboxCluster
 def test_auth_from_environment_variables_as_awx_injects_them(cluster: SandboxCluster, namespace: str):
     """AWX's Kubernetes credential sets K8S_AUTH_HOST / K8S_AUTH_API_KEY / K8S_AUTH_VERIFY_SSL, no kubeconfig."""
     env = {"K8S_AUTH_KUBECONFIG": "", "KUBECONFIG": "", "K8S_AUTH_HOST": cluster.server,
-           "K8S_AUTH_API_KEY": "awx-token", "K8S_AUTH_VERIFY_SSL": "false"}
+           "K8S_AUTH_API_KEY": cluster.admin_token, "K8S_AUTH_VERIFY_SSL": "false"}  # a made-up token is a 401
     run = cluster.playbook(f"""\
         - name: Create a ConfigMap with host and token from the environment
           kubernetes.core.k8s:

@@ -86,9 +86,11 @@ def test_watch_streams_changes_from_a_resource_version(cluster: SandboxCluster, 
                                     "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "1"},
                       stream=True, timeout=20) as answer:
         initial = [json.loads(line) for line in answer.iter_lines() if line]
-    assert sorted(e["object"]["metadata"]["name"] for e in initial if e["type"] == "ADDED") == ["other", "w"]
-    assert initial[2]["type"] == "BOOKMARK"
-    assert initial[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    # kube-root-ca.crt: the CA bundle the root-ca-cert-publisher puts in every namespace.
+    assert sorted(e["object"]["metadata"]["name"] for e in initial if e["type"] == "ADDED") == [
+        "kube-root-ca.crt", "other", "w"]
+    assert initial[3]["type"] == "BOOKMARK"
+    assert initial[3]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
 def test_what_is_not_served_is_an_error_not_a_silent_success(cluster: SandboxCluster, namespace: str):

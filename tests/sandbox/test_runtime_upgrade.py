@@ -5,6 +5,7 @@ failing Jobs, unbuilt images and unknown versions fail the way a cluster shows i
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 
 import pytest
@@ -129,22 +130,38 @@ def test_an_unbuilt_image_tag_cannot_be_pulled(stack: Stack):
 
 
 def test_a_build_of_an_unknown_version_fails_with_the_pip_error(stack: Stack):
+    """A failed build is OpenShift's (openshift/api build/v1: reason DockerBuildFailed, message "Docker build
+    strategy has failed.", the end of the log in logSnippet), its log is served as `oc logs build/<name>` reads it
+    (builds/<name>/log), and no tag moves. Applying the BuildConfig again starts no build: its ConfigChange
+    trigger fired once, when it was created (openshift-controller-manager buildconfig_controller.go)."""
     version = "0.0.0"
-    stack.apply({"apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "bad-version"},
-                 "spec": {"triggers": [{"type": "ConfigChange"}],
-                          "source": {"type": "Dockerfile", "dockerfile":
-                                     f'FROM ghcr.io/mlflow/mlflow:v{version}\nRUN pip install "mlflow[auth]=={version}"\n'},
-                          "strategy": {"type": "Docker", "dockerStrategy": {}},
-                          "output": {"to": {"kind": "ImageStreamTag", "name": f"mlflow:v{version}"}}}})
+    dockerfile = f'FROM ghcr.io/mlflow/mlflow:v{version}\nRUN pip install "mlflow[auth]=={version}"\n'
+    build_config = {"apiVersion": "build.openshift.io/v1", "kind": "BuildConfig", "metadata": {"name": "bad-version"},
+                    "spec": {"triggers": [{"type": "ConfigChange"}],
+                             "source": {"type": "Dockerfile", "dockerfile": dockerfile},
+                             "strategy": {"type": "Docker", "dockerStrategy": {}},
+                             "output": {"to": {"kind": "ImageStreamTag", "name": f"mlflow:v{version}"}}}}
+    stack.apply(build_config)
     try:
         build = wait_until(lambda: [b for b in stack.items("builds.build.openshift.io")
                                     if b["metadata"]["name"] == "bad-version-1"
                                     and b.get("status", {}).get("phase") in ("Complete", "Failed")], 300,
                            "the build to finish")[0]
         assert build["status"]["phase"] == "Failed"
-        assert f"mlflow[auth]=={version}" in build["status"]["message"]
+        assert (build["status"]["reason"], build["status"]["message"]) == ("DockerBuildFailed",
+                                                                           "Docker build strategy has failed.")
+        assert f"mlflow[auth]=={version}" in build["status"]["logSnippet"]
+        log = stack.cluster.kubectl("get", "--raw", f"/apis/build.openshift.io/v1/namespaces/{stack.namespace}"
+                                                    "/builds/bad-version-1/log").stdout
+        assert log.startswith(f"STEP 1/2: FROM ghcr.io/mlflow/mlflow:v{version}\n")
+        assert f"no version of mlflow[auth]=={version}" in log
         tags = [t["tag"] for t in stack.get("imagestream", "mlflow").get("status", {}).get("tags", [])]
         assert f"v{version}" not in tags
+        build_config["metadata"]["labels"] = {"rerun": "yes"}
+        stack.apply(build_config)
+        time.sleep(2)
+        assert [b["metadata"]["name"] for b in stack.items("builds.build.openshift.io")
+                if b["metadata"]["name"].startswith("bad-version-")] == ["bad-version-1"]
     finally:
         if not (venv_path(version) / ".complete").exists():
             shutil.rmtree(venv_path(version), ignore_errors=True)
