@@ -35,7 +35,7 @@ def test_crds_of_the_known_kinds_are_listed_as_the_release_manifests_carry_them(
     crd = cluster.get("crd", "backups.postgresql.cnpg.io")
     assert crd["metadata"]["annotations"] == {"controller-gen.kubebuilder.io/version": "v0.21.0"}
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]} == {"NamesAccepted": "True",
-                                                                            "Established": "True"}
+                                                                             "Established": "True"}
     assert crd["status"]["storedVersions"] == ["v1"]
     # What tells CNPG >= 1.26 apart: the Backup status records the PostgreSQL major.
     status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
@@ -69,7 +69,7 @@ def test_a_created_crd_serves_its_kind_until_deleted_with_its_objects(cluster: S
     """apiextensions-apiserver: the kind is served once Established, validated by its schema; deleting the CRD
     deletes its custom resources; the name must be <plural>.<group> (validation.go ValidateCustomResourceDefinition)."""
     bad = cluster.kubectl("apply", "-f", "-", stdin=WIDGET_CRD.replace("name: widgets.example.com",
-                                                                      "name: gadgets.example.com"), check=False)
+                                                                       "name: gadgets.example.com"), check=False)
     assert 'must be spec.names.plural+"."+spec.group' in bad.stderr
     cluster.kubectl("apply", "-f", "-", stdin=WIDGET_CRD)
     try:
@@ -91,7 +91,7 @@ def test_a_created_crd_serves_its_kind_until_deleted_with_its_objects(cluster: S
 
 
 def test_statefulset_and_daemonset_defaults_and_wait_through_kubernetes_core(cluster: SandboxCluster,
-                                                                            namespace: str):
+                                                                             namespace: str):
     """kubernetes.core's waiter reads `spec.updateStrategy.type` of a StatefulSet: before the sandbox applied
     SetDefaults_StatefulSet (kubernetes pkg/apis/apps/v1/defaults.go) `wait: true` crashed the module with
     "'NoneType' object has no attribute 'type'". DaemonSets are served with SetDefaults_DaemonSet; metadata_only
@@ -211,7 +211,7 @@ BUILD_CONFIG = textwrap.dedent("""\
 
 
 def test_config_change_builds_once_on_creation_and_instantiate_starts_more(cluster: SandboxCluster,
-                                                                          namespace: str):
+                                                                           namespace: str):
     """openshift-controller-manager buildconfig_controller.go handleBuildConfig: a ConfigChange trigger instantiates
     only while status.lastVersion is 0 ("Build configuration change", LastVersion 0), so editing a BuildConfig
     starts no build; `instantiate` (oc start-build) does; a request whose lastVersion is stale is refused

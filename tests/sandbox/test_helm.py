@@ -127,7 +127,7 @@ def test_helm_with_awx_style_credentials_only(cluster: SandboxCluster, namespace
 
 
 def test_global_flags_before_the_command_as_kubernetes_core_writes_them(cluster: SandboxCluster, namespace: str,
-                                                                       demo_chart: Path):
+                                                                        demo_chart: Path):
     """kubernetes.core.helm with `chart_version` runs `helm --version=X show chart <ref>`, then `helm --version=X
     upgrade -i ...` (plugins/modules/helm.py main, fetch_chart_info, deploy): cobra takes flags before the
     subcommand (command.go stripFlags). For a local chart the version is not checked (action.LocateChart)."""
@@ -155,7 +155,7 @@ def test_package_and_template_to_an_output_dir(cluster: SandboxCluster, demo_cha
 
 
 def test_a_chart_with_crds_installs_them_before_its_templates(cluster: SandboxCluster, namespace: str,
-                                                            demo_chart: Path):
+                                                              demo_chart: Path):
     """Helm installs `crds/` first, waits for them to be Established and resets its REST mapper before the
     templates (pkg/action/install.go installCRDs); `template --include-crds` prints them first; uninstall leaves
     them (CRDs are never deleted by Helm)."""

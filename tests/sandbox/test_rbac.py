@@ -115,7 +115,7 @@ def test_tokens_that_prove_nothing_are_401_and_no_token_is_anonymous(cluster: Sa
                                                                      automation: str):
     # filters/authentication.go: a token no authenticator accepts is 401 Unauthorized.
     assert "error: You must be logged in to the server (Unauthorized)" in _as(cluster, "no-such-token",
-                                                                             "get", "pods").stderr
+                                                                              "get", "pods").stderr
     answer = _http(cluster, "GET", f"/api/v1/namespaces/{namespace}/configmaps", "no-such-token")
     assert answer.status_code == 401
     assert answer.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
