@@ -7,7 +7,7 @@ LINT_TREE := build/lint/ansible_collections/mlops/mlflow
 SANITY_PYTHONS ?= 3.12
 
 # pytest-xdist workers for `make test` (tests/README.md, "Concurrency"): each has its own sandbox, S3 server and
-# scratch folder, and takes the longest work first. 2 fills this 2-core machine (measured: 28 min for 645 tests, against
+# scratch folder, and takes the longest work first. 2 fills this 2-core machine (measured: 27 min for 729 tests, against
 # 55-60 serially); 3 only adds contention. `make test TEST_WORKERS=0` runs the suite serially in one process.
 TEST_WORKERS ?= 2
 # The test run writes the bytecode of this checkout's own modules (the sandbox, the helm double, the tests), which
