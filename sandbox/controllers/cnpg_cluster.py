@@ -7,7 +7,7 @@ import threading
 
 from ..runtime.postgres import socket_dir
 from .base import Controller
-from .cnpg_images import cluster_image, operator_image
+from .cnpg_images import requested_image
 from .cnpg_instance import ClusterRunner
 from .cnpg_objects import ensure_app_secret, ensure_services
 from .pods import RUN_BY
@@ -59,7 +59,7 @@ class ClusterController(Controller):
             return
         if self.client.get("v1", "Pod", namespace, pod_name) is not None:
             return
-        image = cluster_image(cluster, (cluster.get("status") or {}).get("image") or operator_image(self.client))[0]
+        image = requested_image(self.client, cluster)[0]
         self.client.create({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": pod_name, "namespace": namespace,

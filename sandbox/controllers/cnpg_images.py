@@ -48,6 +48,13 @@ def cluster_image(cluster: dict[str, Any], default_image: str) -> tuple[str, int
     return image, major_of_image(image)
 
 
+def requested_image(client: Any, cluster: dict[str, Any]) -> tuple[str, int]:
+    """(image, major) a Cluster asks for. A spec naming none keeps the operator default it was given when it was
+    created (CNPG's defaulting webhook writes it into the spec then; the sandbox keeps it in status.image), so a
+    later change of the operator's default does not move an existing Cluster."""
+    return cluster_image(cluster, (cluster.get("status") or {}).get("image") or operator_image(client))
+
+
 def incompatible_data(backup_major: int, image: str, major: int) -> str:
     """PostgreSQL's own refusal (src/backend/utils/init/miscinit.c, ValidatePgVersion) of a restored data
     directory of another major."""

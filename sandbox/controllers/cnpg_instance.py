@@ -22,7 +22,7 @@ from ..runtime.postgres import PG_HBA, Instance, PostgresError
 from ..timestamps import parse
 from .base import condition
 from .client import ApiError
-from .cnpg_images import cluster_image, incompatible_data, operator_image
+from .cnpg_images import incompatible_data, requested_image
 
 LOG = logging.getLogger(__name__)
 
@@ -123,11 +123,7 @@ class ClusterRunner:
             self.wake.clear()
 
     def requested_image(self) -> tuple[str, int]:
-        """(image, major) the Cluster asks for. A spec naming none keeps the operator default it was given when it
-        was created (CNPG's defaulting webhook writes it into the spec then), so a later change of the operator's
-        default does not move an existing Cluster."""
-        chosen = (self.cluster.get("status") or {}).get("image") or operator_image(self.client)
-        return cluster_image(self.cluster, chosen)
+        return requested_image(self.client, self.cluster)
 
     def _store_and_server(self):
         plugin = archiver_plugin(self.cluster)
