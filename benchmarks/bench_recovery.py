@@ -123,7 +123,8 @@ def floor(sandbox: Sandbox, namespace: str, workdir: Path) -> dict:
     """Bare restore + WAL replay + promotion + MLflow start, from the same backups, without any check."""
     s3 = sandbox.info["s3"]
     server = S3Server(process=None, endpoint_url=s3["endpoint"], access_key_id=s3["access_key_id"],
-                      secret_access_key=s3["secret_access_key"], region=s3["region"])
+                      secret_access_key=s3["secret_access_key"], region=s3["region"],
+                      ca_bundle=Path(s3["ca_bundle"]) if s3.get("ca_bundle") else None)
     store = Store.on(server, f"s3://mlflow-backups/{namespace}")
     stack = Stack(sandbox.cluster, namespace)
     ini = stack.get("secret", "mlflow-auth-config")["data"]["basic-auth.ini"]

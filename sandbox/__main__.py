@@ -70,6 +70,7 @@ def up(args: argparse.Namespace) -> int:
         command.append("--persist")
     if args.stand_ins:
         command.append("--stand-ins")
+    command += ["--s3-scheme", args.s3_scheme, "--s3-reach", args.s3_reach]
     child_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with open(files.log, "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,  # pylint: disable=consider-using-with
@@ -188,7 +189,7 @@ def serve(args: argparse.Namespace) -> int:
     runtime = None
     if not args.stand_ins:
         from .runtime import Runtime  # pylint: disable=import-outside-toplevel
-        runtime = Runtime(files.root).start()
+        runtime = Runtime(files.root, s3_tls=args.s3_scheme == "https", s3_reach=args.s3_reach).start()
     server = ApiServer(args.port, files.snapshot if args.persist else None, runtime=runtime,
                        audit=files.root / "audit.jsonl", tls_dir=files.tls_dir)
     server.start()
@@ -222,6 +223,14 @@ def main(argv: list[str] | None = None) -> int:
                                  default=os.environ.get("SANDBOX_CONTROLLERS") == "stand-in",
                                  help="run the stand-in controllers (status only, no processes, no S3); "
                                       "default: $SANDBOX_CONTROLLERS=stand-in, else real processes")
+            command.add_argument("--s3-scheme", choices=("https", "http"),
+                                 default=os.environ.get("SANDBOX_S3_SCHEME", "https"),
+                                 help="the S3 serves HTTPS with a certificate of the sandbox's S3 CA (bundle: "
+                                      "s3-tls/ca.crt), or plain HTTP; default: $SANDBOX_S3_SCHEME, else https")
+            command.add_argument("--s3-reach", choices=("external", "in-cluster"),
+                                 default=os.environ.get("SANDBOX_S3_REACH", "external"),
+                                 help="the S3 endpoint is one the control node reaches (external) or a name only "
+                                      "pods resolve (in-cluster); default: $SANDBOX_S3_REACH, else external")
         command.add_argument("--state-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -134,6 +134,8 @@ def write_env(files: StateFiles, port: int, runtime: dict | None = None) -> Path
         if s3:
             text += (f'export SANDBOX_S3_ENDPOINT="{s3["endpoint"]}"\n'
                      f'export SANDBOX_S3_ACCESS_KEY_ID="{s3["access_key_id"]}"\n'
-                     f'export SANDBOX_S3_SECRET_ACCESS_KEY="{s3["secret_access_key"]}"\n')
+                     f'export SANDBOX_S3_SECRET_ACCESS_KEY="{s3["secret_access_key"]}"\n'
+                     # The bundle that verifies the S3's certificate (HTTPS); empty when it serves plain HTTP.
+                     f'export SANDBOX_S3_CA_BUNDLE="{s3.get("ca_bundle") or ""}"\n')
     _atomic_write(files.env_file, text, 0o644)
     return files.env_file

@@ -1,6 +1,11 @@
-"""The sandbox's cluster CA and the API server's serving certificate, made once per process (as kubeadm makes
-/etc/kubernetes/pki/ca.crt and apiserver.crt): the CA signs the certificate of the TLS port, `sandbox up` puts it
-in the kubeconfig, and the root-ca-cert-publisher copies it into every namespace's `kube-root-ca.crt`.
+"""The sandbox's certificate authorities and serving certificates, made once per process (as kubeadm makes
+/etc/kubernetes/pki/ca.crt and apiserver.crt):
+
+- the cluster CA signs the certificate of the API server's TLS port; `sandbox up` puts it in the kubeconfig, and
+  the root-ca-cert-publisher copies it into every namespace's `kube-root-ca.crt`;
+- the S3 CA signs the certificate of the sandbox's S3 (runtime/s3.py). It is another CA on purpose: an object
+  store's certificate comes from the company's or the vendor's CA, not from the cluster's, so trusting the cluster
+  CA (which every pod can read) must not make the S3 trusted.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ SERVER_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.def
 SERVER_ADDRESSES = ("127.0.0.1",)
 _VALID = datetime.timedelta(days=3650)
 
+Authority = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -33,10 +40,11 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 @functools.cache
-def _authority() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def authority(common_name: str = "kubernetes") -> Authority:
+    """The self-signed CA of that name, made once per process (`kubernetes`: the cluster CA)."""
     key = ec.generate_private_key(ec.SECP256R1())
     start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
-    certificate = (x509.CertificateBuilder().subject_name(_name("kubernetes")).issuer_name(_name("kubernetes"))
+    certificate = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(_name(common_name))
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(start).not_valid_after(start + _VALID)
                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -48,29 +56,38 @@ def _authority() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return certificate, key
 
 
-def ca_pem() -> str:
-    """The cluster CA certificate (PEM)."""
-    return _authority()[0].public_bytes(serialization.Encoding.PEM).decode()
+def ca_pem(common_name: str = "kubernetes") -> str:
+    """A CA's certificate (PEM); by default the cluster CA's."""
+    return authority(common_name)[0].public_bytes(serialization.Encoding.PEM).decode()
 
 
-def write_server_files(folder: Path) -> tuple[Path, Path, Path]:
-    """Write (ca.crt, apiserver.crt, apiserver.key) into `folder` (the key 0600) and return their paths."""
-    authority, authority_key = _authority()
+def write_serving_files(folder: Path, stem: str, subject: str, names: tuple[str, ...], addresses: tuple[str, ...],
+                        ca_name: str = "kubernetes") -> tuple[Path, Path, Path]:
+    """Write (ca.crt, <stem>.crt, <stem>.key) into `folder`: a server certificate for `names` and `addresses`
+    signed by the CA `ca_name`. The CA and the certificate are readable by all (the `postgres` user reads a CA
+    bundle), the key is 0600."""
+    issuer, issuer_key = authority(ca_name)
     key = ec.generate_private_key(ec.SECP256R1())
     start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
-    names = [x509.DNSName(name) for name in SERVER_NAMES]
-    names += [x509.IPAddress(ipaddress.ip_address(address)) for address in SERVER_ADDRESSES]
-    certificate = (x509.CertificateBuilder().subject_name(_name("kube-apiserver")).issuer_name(authority.subject)
+    alternative = [x509.DNSName(name) for name in names]
+    alternative += [x509.IPAddress(ipaddress.ip_address(address)) for address in addresses]
+    certificate = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(issuer.subject)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(start).not_valid_after(start + _VALID)
-                   .add_extension(x509.SubjectAlternativeName(names), critical=False)
+                   .add_extension(x509.SubjectAlternativeName(alternative), critical=False)
                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                   .sign(authority_key, hashes.SHA256()))
+                   .sign(issuer_key, hashes.SHA256()))
     folder.mkdir(parents=True, exist_ok=True)
-    ca_file, cert_file, key_file = folder / "ca.crt", folder / "apiserver.crt", folder / "apiserver.key"
-    ca_file.write_text(ca_pem(), encoding="utf-8")
+    ca_file, cert_file, key_file = folder / "ca.crt", folder / f"{stem}.crt", folder / f"{stem}.key"
+    ca_file.write_text(ca_pem(ca_name), encoding="utf-8")
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.unlink(missing_ok=True)  # O_CREAT keeps the mode of a file left by an earlier run
     descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(_pem(key))
     return ca_file, cert_file, key_file
+
+
+def write_server_files(folder: Path) -> tuple[Path, Path, Path]:
+    """Write (ca.crt, apiserver.crt, apiserver.key) of the API server's TLS port into `folder`."""
+    return write_serving_files(folder, "apiserver", "kube-apiserver", SERVER_NAMES, SERVER_ADDRESSES)

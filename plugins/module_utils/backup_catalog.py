@@ -23,6 +23,7 @@ import struct
 import zlib
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+from ansible_collections.mlops.mlflow.plugins.module_utils.postgres_image import image_major, version_num_major
 from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import format_utc, parse_timestamp
 
 BACKUP_DONE = "DONE"
@@ -43,10 +44,11 @@ class CatalogError(CollectionError, ValueError):
 class BackupInfo:
     """The fields of a barman backup.info that matter for a recovery."""
 
-    __slots__ = ("backup_id", "status", "begin_time", "end_time", "timeline", "system_id", "begin_wal", "end_wal")
+    __slots__ = ("backup_id", "status", "begin_time", "end_time", "timeline", "system_id", "begin_wal", "end_wal",
+                 "version")
 
     def __init__(self, backup_id, status, begin_time=None, end_time=None, timeline=None, system_id=None,
-                 begin_wal=None, end_wal=None) -> None:
+                 begin_wal=None, end_wal=None, version=None) -> None:
         self.backup_id = backup_id
         self.status = status
         self.begin_time = begin_time
@@ -55,6 +57,11 @@ class BackupInfo:
         self.system_id = system_id
         self.begin_wal = begin_wal
         self.end_wal = end_wal
+        self.version = version  # the server's server_version_num when the backup was taken
+
+    @property
+    def postgresql_major(self) -> int | None:
+        return version_num_major(self.version)
 
     @property
     def done(self) -> bool:
@@ -68,6 +75,7 @@ class BackupInfo:
             "timeline": self.timeline,
             "begin_wal": self.begin_wal,
             "end_wal": self.end_wal,
+            "postgresql_major": self.postgresql_major,
         }
 
     def __repr__(self) -> str:
@@ -91,7 +99,7 @@ def parse_backup_info(text: str, backup_id: str | None = None) -> BackupInfo:
             raise CatalogError("backup.info of %s has an unreadable %s: %r" % (
                 backup_id or fields.get("backup_id"), name, fields[name])) from None
 
-    timeline = fields.get("timeline")
+    timeline, version = fields.get("timeline"), fields.get("version")
     return BackupInfo(
         backup_id=fields.get("backup_id") or backup_id,
         status=fields.get("status"),
@@ -101,6 +109,7 @@ def parse_backup_info(text: str, backup_id: str | None = None) -> BackupInfo:
         system_id=fields.get("systemid"),
         begin_wal=fields.get("begin_wal"),
         end_wal=fields.get("end_wal"),
+        version=int(version) if version and version.isdigit() else None,
     )
 
 
@@ -239,6 +248,25 @@ def check_source(catalog: ServerCatalog, target=None, backup_id: str | None = No
                                               format_utc(last)))
     backup, warnings = choose_backup(catalog, target, backup_id)
     return window, backup, warnings
+
+
+def check_major(backup: BackupInfo, image: str) -> list:
+    """Refuse a recovery into an image of another PostgreSQL major than the backup's; return warnings when either
+    major is unknown. CloudNativePG restores only into the same major: the new cluster would never become ready."""
+    backup_major, major = backup.postgresql_major, image_major(image)
+    if backup_major is None or major is None:
+        unknown = "the image %s names no PostgreSQL version in its tag" % image if major is None else \
+            "backup.info of %s records no server version" % backup.backup_id
+        return ["cannot check that the new cluster runs the backup's PostgreSQL major: %s. CloudNativePG restores a "
+                "backup only into the same major." % unknown]
+    if backup_major != major:
+        raise CatalogError(
+            "base backup %s was taken by PostgreSQL %s, and the new cluster's image %s runs PostgreSQL %s: "
+            "CloudNativePG restores a backup only into the same major, so the new cluster would never become ready. "
+            "Recover with a PostgreSQL %s image (postgresql.imageName), then upgrade the major deliberately once the "
+            "data is back (docs/chart.md, \"PostgreSQL image and major\")."
+            % (backup.backup_id, backup_major, image, major, backup_major))
+    return []
 
 
 def check_new_folder(new_catalog: ServerCatalog, source_catalog: ServerCatalog, already_prepared: bool,

@@ -16,9 +16,11 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.errors import Collect
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_job import run_job_mode
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import run_local_mode
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import uri_secrets
+from ansible_collections.mlops.mlflow.plugins.module_utils.sqlalchemy_uri import UriError, parse_uri
 
 LOCAL_ONLY = ("backend_store_uri", "auth_db_uri", "mlflow_python")
-JOB_ONLY = ("namespace", "image", "tracking_uri_secret", "auth_uri_secret", "auth_config_secret", "env")
+JOB_ONLY = ("namespace", "image", "tracking_uri_secret", "tracking_uri", "auth_uri_secret", "auth_config_secret",
+            "env")
 RESULT_KEYS = ("tracking", "auth", "pending", "mlflow_version", "notes", "log_tail", "job_name", "job_kept")
 
 
@@ -33,6 +35,21 @@ def misplaced_options(params: dict) -> str | None:
     if given:
         return ("%s only apply to mode=local; in job mode the URIs come from tracking_uri_secret / auth_uri_secret "
                 "and MLflow from image" % ", ".join(given))
+    return credentials_in_job_uri(params.get("tracking_uri"))
+
+
+def credentials_in_job_uri(uri: str | None) -> str | None:
+    """A tracking_uri is written into the Job's spec as it is: it may name the database, never a password."""
+    if not uri:
+        return None
+    try:
+        parsed = parse_uri(uri)
+    except UriError as exc:
+        return "tracking_uri: %s" % exc
+    if parsed.password is not None:
+        return ("tracking_uri carries a password, which would be stored in the Job's spec; give the URI without "
+                "credentials and the user and password in env (PGUSER/PGPASSWORD from a Secret), or the whole URI in "
+                "tracking_uri_secret")
     return None
 
 

@@ -73,18 +73,21 @@ def _secret_env(variable: str, secret: dict) -> dict:
     return {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret["name"], "key": secret["key"]}}}
 
 
-def build_job_manifest(name: str, namespace: str, image: str, token: str, tracking_uri_secret: dict,
+def build_job_manifest(name: str, namespace: str, image: str, token: str, tracking_uri_secret: dict | None,
                        auth_uri_secret: dict | None = None, action: str = "run", python_command: str = "python",
                        connect_timeout: int = 10, service_account_name: str | None = None,
                        resources: dict | None = None, image_pull_policy: str | None = None,
                        labels: dict | None = None, extra_env: list | None = None,
-                       auth_config_secret: dict | None = None) -> dict:
+                       auth_config_secret: dict | None = None, tracking_uri: str | None = None) -> dict:
     """The migration Job: one attempt (`backoffLimit: 0`, `restartPolicy: Never`), the database URIs from
-    Secrets, a container that passes OpenShift's restricted-v2 SCC (no fixed UID, no capabilities, HOME in an
-    emptyDir)."""
+    Secrets (or a tracking URI without credentials, libpq taking them from `extra_env`), a container that passes
+    OpenShift's restricted-v2 SCC (no fixed UID, no capabilities, HOME in an emptyDir)."""
     all_labels = dict(labels or {})
     all_labels.update({NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: token})
-    env = [_secret_env(ENV_TRACKING_URI, tracking_uri_secret)]
+    if tracking_uri_secret:
+        env = [_secret_env(ENV_TRACKING_URI, tracking_uri_secret)]
+    else:
+        env = [{"name": ENV_TRACKING_URI, "value": tracking_uri}]
     volumes = [{"name": "tmp", "emptyDir": {}}]
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     if auth_uri_secret:
@@ -241,7 +244,9 @@ class JobRun:
 
 
 def secret_references(params: dict) -> list:
-    references = [dict(params["tracking_uri_secret"], option="tracking_uri_secret")]
+    references = []
+    if params["tracking_uri_secret"]:
+        references.append(dict(params["tracking_uri_secret"], option="tracking_uri_secret"))
     if params["auth_uri_secret"]:
         references.append(dict(params["auth_uri_secret"], option="auth_uri_secret"))
     elif params["auth_config_secret"]:
@@ -266,7 +271,8 @@ def run_job_mode(module) -> dict:
         python_command=params["python_command"], connect_timeout=params["connect_timeout"],
         service_account_name=params["service_account_name"], resources=params["resources"],
         image_pull_policy=params["image_pull_policy"], extra_env=params["env"],
-        auth_config_secret=params["auth_config_secret"], action="plan" if params["plan_only"] else "run")
+        auth_config_secret=params["auth_config_secret"], tracking_uri=params["tracking_uri"],
+        action="plan" if params["plan_only"] else "run")
     runner.create(manifest)
     if module.check_mode:
         module.warn("In job mode the databases are only reachable from the cluster: check mode validated the Job %s "

@@ -14,6 +14,7 @@ on the command line) and reports JSON events on stdout.
 import importlib.util
 import os
 import sys
+import time
 import traceback
 
 # Replaced by the source of mlflow_revisions in the helper program (see helper_program()).
@@ -42,6 +43,12 @@ ENV_AUTH_URI = "MLFLOW_MIGRATE_AUTH_URI"
 ENV_CONNECT_TIMEOUT = "MLFLOW_MIGRATE_CONNECT_TIMEOUT"
 # Path of a basic-auth.ini whose [mlflow] database_uri is the auth database (job mode mounts the Secret there).
 ENV_AUTH_CONFIG = "MLFLOW_MIGRATE_AUTH_CONFIG"
+
+# After a failed migration the revisions are read again; a database that dropped the connection (a failover to a
+# replica, a restart) gets this long to answer before they are reported unknown. CNPG promotes a replica within
+# seconds of losing the primary.
+REREAD_SECONDS = 30
+REREAD_INTERVAL = 2
 
 # Exit codes of the helper program.
 EXIT_OK = 0
@@ -258,7 +265,13 @@ def main(argv):
             failed = True
             break
         emit({"event": "done", "chain": chain})
-    after = make_plan(target, observe_all())
+    observed = observe_all()
+    deadline = time.monotonic() + REREAD_SECONDS
+    while failed and any(o is not None and not o.get("reachable") for o in observed.values()) \
+            and time.monotonic() < deadline:
+        time.sleep(REREAD_INTERVAL)
+        observed = observe_all()
+    after = make_plan(target, observed)
     emit({"event": "result", "plan": after})
     if not failed and needs_migration(after):
         emit({"event": "error", "stage": "verification",

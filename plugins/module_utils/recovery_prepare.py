@@ -17,7 +17,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.atomic_file import replace_file
 from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import (
-    check_new_folder, check_source, read_server_catalog, system_id_reader, window_as_result)
+    check_major, check_new_folder, check_source, read_server_catalog, system_id_reader, window_as_result)
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.recovery_values import (
     MANAGED_KEYS, apply_updates, get_dotted, recovery_updates, resolve_names)
@@ -55,13 +55,15 @@ def s3_client(store: dict):
     )
 
 
-def read_catalogs(store: dict, names, target, backup_id):
-    """Read both server folders and run every catalog check; returns (result fields, new cluster started,
-    warnings)."""
+def read_catalogs(store: dict, names, target, backup_id, image=None):
+    """Read both server folders and run every catalog check (with `image`, the new cluster's PostgreSQL major against
+    the chosen backup's); returns (result fields, new cluster started, warnings)."""
     client = s3_client(store)
     destination = store["destination_path"]
     source = read_server_catalog(client, destination, names.source)
     window, backup, warnings = check_source(source, target.instant if target else None, backup_id)
+    if image and backup:
+        warnings += check_major(backup, image)
     new = read_server_catalog(client, destination, names.new)
     started = check_new_folder(new, source, names.already_prepared, system_id_reader(client, destination))
     if started:
@@ -71,12 +73,12 @@ def read_catalogs(store: dict, names, target, backup_id):
     return fields, started, warnings
 
 
-def check_object_store(store: dict, names, target, backup_id):
+def check_object_store(store: dict, names, target, backup_id, image=None):
     """read_catalogs, with the object store's own errors said in terms of the options to check."""
     if BOTO3_IMPORT_ERROR:
         raise MissingLibrary("boto3", BOTO3_IMPORT_ERROR)
     try:
-        return read_catalogs(store, names, target, backup_id)
+        return read_catalogs(store, names, target, backup_id, image)
     except ClientError as exc:
         raise CollectionError("the object store refused a request (%s): %s. Check object_store.destination_path, the "
                               "credentials and their permissions (s3:ListBucket, s3:GetObject)."
@@ -148,7 +150,8 @@ def run_prepare(module) -> dict:
     names = resolve_names(values, params["new_cluster_name"], params["source_cluster_name"])
     result, started, warnings = {}, False, []
     if params["object_store"]:
-        result, started, warnings = check_object_store(params["object_store"], names, target, params["backup_id"])
+        result, started, warnings = check_object_store(params["object_store"], names, target, params["backup_id"],
+                                                       params["postgresql_image"])
     updates = recovery_updates(values, names, target, started=started)
     new_values = apply_updates(values, updates)
     result.update(

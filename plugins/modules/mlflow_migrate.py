@@ -86,7 +86,8 @@ options:
     type: str
   tracking_uri_secret:
     description:
-      - The Secret key holding the tracking database URI. Job mode only, required there.
+      - The Secret key holding the tracking database URI. Job mode only; this or I(tracking_uri) is required
+        there.
     type: dict
     suboptions:
       name:
@@ -97,6 +98,15 @@ options:
         description: Key in the Secret; C(uri) is the key of CloudNativePG's C(<cluster>-app) Secret.
         type: str
         default: uri
+  tracking_uri:
+    description:
+      - The tracking database URI without credentials, e.g. C(postgresql+psycopg2:///mlflow); libpq takes the host,
+        user and password from I(env) (C(PGHOST), C(PGUSER), C(PGPASSWORD) from the cluster's application Secret),
+        as the chart's server does. Job mode only; an alternative to I(tracking_uri_secret).
+      - Use it for a CloudNativePG Cluster whose application Secret the user provides (C(bootstrap.recovery.secret));
+        such a Secret holds C(username) and C(password) only, no C(uri).
+      - A URI with a password is refused, since it would be stored in the Job's spec.
+    type: str
   auth_uri_secret:
     description:
       - The Secret key holding the auth database URI. Job mode only; without it only the tracking database is
@@ -227,6 +237,28 @@ EXAMPLES = r"""
     keep_failed_job: true
   register: migration
 
+- name: Migrate a recovered cluster whose app Secret the user provides (username and password only, no uri)
+  mlops.mlflow.mlflow_migrate:
+    mode: job
+    namespace: mlflow
+    image: image-registry.openshift-image-registry.svc:5000/mlflow/mlflow:v3.5.0
+    tracking_uri: postgresql+psycopg2:///mlflow
+    env:
+      - name: PGHOST
+        value: pg-cluster-v2-rw
+      - name: PGUSER
+        valueFrom:
+          secretKeyRef:
+            name: mlflow-db-credentials
+            key: username
+      - name: PGPASSWORD
+        valueFrom:
+          secretKeyRef:
+            name: mlflow-db-credentials
+            key: password
+    auth_config_secret:
+      name: mlflow-auth-config
+
 - name: Say what happened
   ansible.builtin.debug:
     msg: >-
@@ -319,6 +351,7 @@ ARGUMENT_SPEC = dict(
     namespace=dict(type="str"),
     image=dict(type="str"),
     tracking_uri_secret=dict(type="dict", options=SECRET_REFERENCE, no_log=False),
+    tracking_uri=dict(type="str"),
     auth_uri_secret=dict(type="dict", options=SECRET_REFERENCE, no_log=False),
     auth_config_secret=dict(type="dict", options=INI_REFERENCE, no_log=False),
     plan_only=dict(type="bool", default=False),
@@ -337,9 +370,10 @@ ARGUMENT_SPEC = dict(
 def main():
     module = CollectionModule(
         ARGUMENT_SPEC, cluster=True, supports_check_mode=True,
-        mutually_exclusive=[("auth_uri_secret", "auth_config_secret")],
+        mutually_exclusive=[("auth_uri_secret", "auth_config_secret"), ("tracking_uri_secret", "tracking_uri")],
         required_if=[("mode", "local", ["backend_store_uri"]),
-                     ("mode", "job", ["namespace", "image", "tracking_uri_secret"])],
+                     ("mode", "job", ["namespace", "image"]),
+                     ("mode", "job", ["tracking_uri_secret", "tracking_uri"], True)],
     )
     module.execute(run_migrate)
 

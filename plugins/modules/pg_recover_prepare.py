@@ -93,6 +93,14 @@ options:
       - CloudNativePG itself starts from the newest completed backup before the target. When that is a newer
         one, the module warns and RV(backup) names the one actually used.
     type: str
+  postgresql_image:
+    description:
+      - The PostgreSQL image the new cluster will run (C(postgresql.imageName); for a recovery, the source cluster's
+        image unless the values name another). Requires O(object_store).
+      - CloudNativePG restores a backup only into the same PostgreSQL major. The module refuses an image whose
+        major (from its tag, as CloudNativePG reads it) differs from the chosen backup's (C(version) in its
+        C(backup.info)), naming both; it warns when either major cannot be read.
+    type: str
   object_store:
     description:
       - The barman-cloud object store to check the recovery against (the chart's C(backup.s3) settings).
@@ -278,6 +286,10 @@ backup:
       description: Last WAL segment the backup needs.
       type: str
       sample: "000000010000000000000002"
+    postgresql_major:
+      description: PostgreSQL major that took the backup (from C(version) in its C(backup.info)); null if unrecorded.
+      type: int
+      sample: 17
 backup_file:
   description: The backup copy of O(values_file) made before writing it.
   returned: when O(write=true), O(backup=true) and the file changed
@@ -307,6 +319,7 @@ ARGUMENT_SPEC = dict(
     source_cluster_name=dict(type="str"),
     target_time=dict(type="str"),
     backup_id=dict(type="str"),
+    postgresql_image=dict(type="str"),
     object_store=dict(type="dict", options=OBJECT_STORE_SPEC),
     write=dict(type="bool", default=False),
     backup=dict(type="bool", default=False),
@@ -319,7 +332,7 @@ def main():
         mutually_exclusive=[("values_file", "values")],
         required_one_of=[("values_file", "values")],
         required_if=[("write", True, ("values_file",))],
-        required_by={"backup_id": ("object_store",)},
+        required_by={"backup_id": ("object_store",), "postgresql_image": ("object_store",)},
     )
     module.execute(run_prepare)
 

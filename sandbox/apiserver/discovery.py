@@ -18,6 +18,8 @@ _SUBRESOURCE_VERBS = ["get", "patch", "update"]
 EXTRA_RESOURCES = {
     ("", "v1"): [
         {"name": "pods/binding", "singularName": "", "namespaced": True, "kind": "Binding", "verbs": ["create"]},
+        {"name": "pods/exec", "singularName": "", "namespaced": True, "kind": "PodExecOptions",
+         "verbs": ["create", "get"]},
         {"name": "serviceaccounts/token", "singularName": "", "namespaced": True, "group": "authentication.k8s.io",
          "version": "v1", "kind": "TokenRequest", "verbs": ["create"]},
     ],

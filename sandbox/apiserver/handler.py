@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import discovery, errors, podlog, protobuf, tables
+from . import discovery, errors, podexec, podlog, protobuf, tables
 from .operations import Api, DeleteOptions, Options
 from .resources import ResourceType
 from .selectors import field_selector, label_selector
@@ -232,6 +232,11 @@ class Handler(BaseHTTPRequestHandler):
     def _serve(self, route: Route) -> None:  # pylint: disable=too-many-branches,too-many-return-statements
         resource, api, verb = route.resource, self.api, self.command
         query = self._query()
+        if route.subresource == "exec" and resource.key == ("", "pods") and route.name is not None:
+            if verb not in ("GET", "POST"):  # ExecREST's upgradeableMethods
+                raise errors.method_not_allowed(f"{verb} is not allowed on pods/exec")
+            podexec.serve(self, api, resource, route.namespace or "", route.name)
+            return
         if route.subresource and route.subresource not in resource.subresources:
             raise errors.ApiError(404, "NotFound", f"the server could not find the requested resource "
                                                    f"({resource.plural}/{route.subresource})")

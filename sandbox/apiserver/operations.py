@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..timestamps import format_time, now
-from . import defaults, errors, managed, patch as patches, semantics, validation
+from . import admission, defaults, errors, managed, patch as patches, semantics, validation
 from .conform import Conformer
 from .resources import Registry, ResourceType
 from .schemas import root_node
@@ -88,6 +88,7 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
 
     def create(self, resource: ResourceType, namespace: str, body: dict[str, Any], options: Options) -> dict[str, Any]:
         body = self._check_identity(resource, namespace, body, None)
+        admission.admit_create(self.store, resource, namespace, body)  # outside the lock: it may wait
         with self.store.lock:
             return self._create(resource, namespace, body, options, applied=False)
 
@@ -200,6 +201,7 @@ class Api:  # pylint: disable=too-many-public-methods  # one method per API verb
             if subresource:
                 raise errors.not_found(resource, name)
             merged = managed.apply(resource, None, applied, options.manager, options.force, "", now())
+            admission.admit_create(self.store, resource, namespace, merged, may_wait=False)
             return self._create(resource, namespace, merged, options, applied=True)
         live = self._present(resource, old)
         merged = managed.apply(resource, live, applied, options.manager, options.force, subresource, now())

@@ -26,12 +26,14 @@ def _log_file(runtime: Any, pod: dict[str, Any], container: str, previous: bool)
     return folder / (f"{container}.previous.log" if previous else f"{container}.log")
 
 
-def _container(pod: dict[str, Any], asked: str | None) -> str:
+def container_name(pod: dict[str, Any], asked: str | None) -> str:
     names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
     if asked:
         if asked not in names:
             raise errors.bad_request(f"container {asked} is not valid for pod {pod['metadata']['name']}")
         return asked
+    if not names:
+        raise errors.bad_request(f"a container name must be specified for pod {pod['metadata']['name']}")
     if len(names) != 1:
         raise errors.bad_request(f"a container name must be specified for pod {pod['metadata']['name']}, choose "
                                  f"one of: [{' '.join(names)}]")
@@ -56,7 +58,7 @@ def serve(handler: Any, api: Any, resource: Any, namespace: str, name: str,  # p
         _send(handler, path, query, lambda: _build_running(api, resource, namespace, name))
         return
     pod = api.get(api.registry.by_kind("v1", "Pod"), namespace, name)
-    container = _container(pod, query.get("container"))
+    container = container_name(pod, query.get("container"))
     if runtime is None:
         raise errors.ApiError(501, "NotImplemented", "pods/log needs the sandbox runtime (started without "
                                                      "--stand-ins): the stand-in controllers run no containers")

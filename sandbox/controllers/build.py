@@ -83,6 +83,21 @@ class BuildConfigController(Controller):
         return None
 
 
+def waits_for_output_stream(client, build: dict) -> bool:
+    """As OpenShift: a build whose output ImageStream does not exist waits (phase New, InvalidOutputReference)
+    until it does; True while it waits."""
+    target = ((build.get("spec") or {}).get("output") or {}).get("to") or {}
+    if target.get("kind") != "ImageStreamTag":
+        return False
+    stream = target.get("name", "").split(":", 1)[0]
+    namespace = target.get("namespace") or build["metadata"]["namespace"]
+    if client.get("image.openshift.io/v1", "ImageStream", namespace, stream) is not None:
+        return False
+    write_status(client, build, dict(build.get("status") or {}, phase="New", reason="InvalidOutputReference",
+                                     message="Output image could not be resolved."))
+    return True
+
+
 class BuildController(Controller):
     name = "build-controller"
     kind = ("build.openshift.io/v1", "Build")
@@ -97,15 +112,8 @@ class BuildController(Controller):
         old = obj.get("status") or {}
         if old.get("phase") in FINISHED:
             return None
-        target = ((obj.get("spec") or {}).get("output") or {}).get("to") or {}
-        if target.get("kind") == "ImageStreamTag":
-            stream = target.get("name", "").split(":", 1)[0]
-            if self.client.get("image.openshift.io/v1", "ImageStream", target.get("namespace") or namespace,
-                               stream) is None:
-                # As OpenShift: the build waits (phase New) until its output ImageStream exists.
-                write_status(self.client, obj, dict(old, phase="New", reason="InvalidOutputReference",
-                                                    message="Output image could not be resolved."))
-                return 2.0
+        if waits_for_output_stream(self.client, obj):
+            return 2.0
         if not self._workers.claim(namespace, name):
             return None
         old = {k: v for k, v in old.items() if k not in ("reason", "message")}

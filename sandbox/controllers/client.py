@@ -55,9 +55,13 @@ class Client:
              label_selector: str | None = None) -> list[dict[str, Any]]:
         return self.api.list(self.resource(api_version, kind), namespace, label_selector)[0]
 
-    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def create(self, obj: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Create `obj`; with `dry_run`, only ask whether the API server would (`dryRun=All`: admitted, validated,
+        nothing stored)."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
-        return self.api.create(resource, obj["metadata"].get("namespace", ""), obj, self._options())
+        options = self._options()
+        options.dry_run = dry_run
+        return self.api.create(resource, obj["metadata"].get("namespace", ""), obj, options)
 
     def update(self, obj: dict[str, Any]) -> dict[str, Any]:
         resource = self.resource(obj["apiVersion"], obj["kind"])

@@ -20,6 +20,7 @@ from ..runtime import cron
 from ..runtime.barman import PLUGIN, StoreError, archiver_plugin, object_store
 from ..timestamps import format_time, parse
 from .base import Controller, condition, now
+from .cnpg_images import version_num
 from .client import ApiError
 from .objectstore import refresh_window
 from .util import owner_ref, write_status
@@ -97,8 +98,9 @@ class BackupController(Controller):
             "instanceID": {"podName": runner.pod_name}, "online": True}) or backup
         try:
             info = store.take_backup(runner.instance, server, name=name)
-            major = (runner.data_image or {}).get("majorVersion") or runner.requested_image()[1]
-            store.record_major(server, info["backup_id"], major)
+            image, major = runner.requested_image()
+            major = (runner.data_image or {}).get("majorVersion") or major
+            store.record_version(server, info["backup_id"], version_num(image, major))
             current = self.client.get("postgresql.cnpg.io/v1", "Backup", namespace, name)
             if current is not None:
                 write_status(self.client, current, dict(

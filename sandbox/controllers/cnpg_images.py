@@ -37,6 +37,14 @@ def major_of_image(image: str) -> int:
     return int(found.group(1))
 
 
+def version_num(image: str, major: int) -> int:
+    """The server_version_num a server of this image reports (`18.6-...` -> 180006; a tag with the major only: the
+    major's .0), which barman writes into backup.info as `version`."""
+    tag = image.rsplit("@", 1)[0].rsplit("/", 1)[-1].rpartition(":")[2]
+    found = re.match(r"^(\d+)\.(\d+)", tag)
+    return major * 10000 + (int(found.group(2)) if found and int(found.group(1)) == major else 0)
+
+
 def cluster_image(cluster: dict[str, Any], default_image: str) -> tuple[str, int]:
     """(image, major) of a Cluster's spec; `default_image` for a spec that names neither image nor catalog."""
     spec = cluster.get("spec") or {}

@@ -1,9 +1,12 @@
 """The instance manager of one CNPG Cluster: bootstrap (initdb or recovery through barman-cloud), run the
-primary, archive WAL through the Barman Cloud Plugin, reconcile the app owner's password, hibernate — and
-report it in the Cluster's status. One thread per Cluster; the controller wakes it on every change.
+primary and its streaming replicas, fail over when the primary's pod is deleted, scale, archive WAL through the
+Barman Cloud Plugin, reconcile the app owner's password, hibernate — and report it in the Cluster's status. One
+thread per Cluster; the controller wakes it on every change of the Cluster or of one of its pods.
 
-The sandbox runs the primary only: `spec.instances: N` reports N instances with one ready (no replicas). Every
-instance runs this machine's PostgreSQL; the major a Cluster's image stands for is CNPG's (cnpg_images.py).
+`spec.instances: N` runs N instances (cnpg_members.py): `<cluster>-1` is set up first (initdb, or recovery, as
+the primary), the others are cloned from it as standbys (runtime/replication.py); the operator's decisions on
+failover, joins and scale down are in cnpg_failover.py. Every instance runs this machine's PostgreSQL; the major a
+Cluster's image stands for is CNPG's (cnpg_images.py).
 """
 
 from __future__ import annotations
@@ -13,16 +16,23 @@ import logging
 import re
 import shutil
 import threading
-import time
+from collections.abc import Callable
 from typing import Any
 
 from ..runtime import archive_timeout
 from ..runtime.barman import StoreError, archiver_plugin, object_store
 from ..runtime.postgres import PG_HBA, Instance, PostgresError
-from ..timestamps import parse
+from ..runtime.replication import (REPLICATION_DEFAULTS, clone, ensure_replication_user, keep_wal_for_standbys, promote,
+                                   wal_position, wal_receiver_running)
+from ..runtime.waiting import wait_for
+from ..timestamps import now, parse
 from .base import condition
 from .client import ApiError
+from .cnpg_failover import (PENDING_FAILOVER, PHASE_CREATING_REPLICA, PHASE_FAILOVER, PHASE_FIRST_PRIMARY,
+                            PHASE_HEALTHY, PHASE_WAITING_INSTANCES, WAITING_INSTANCES_REASON, deletable_replica,
+                            most_advanced, serial_of)
 from .cnpg_images import incompatible_data, requested_image
+from .cnpg_members import Member
 
 LOG = logging.getLogger(__name__)
 
@@ -48,44 +58,69 @@ def credentials(client: Any, cluster: dict[str, Any]) -> tuple[str, str, str | N
     return owner, database, password
 
 
-class ClusterRunner:
-    def __init__(self, runtime: Any, client: Any, cluster: dict[str, Any]):
+class ClusterRunner:  # pylint: disable=too-many-instance-attributes
+    def __init__(self, runtime: Any, client: Any, cluster: dict[str, Any],
+                 make_pod: Callable[..., dict[str, Any] | None]):
         self.runtime = runtime
         self.client = client
         meta = cluster["metadata"]
         self.namespace, self.name, self.uid = meta["namespace"], meta["name"], meta["uid"]
         self.cluster = cluster
-        self.pod_name = f"{self.name}-1"
-        self.address = runtime.network.pod_address(self.uid)
-        self.instance = Instance(runtime.postgres_dir / self.namespace / self.pod_name, self.address,
-                                 runtime.registry)
+        self.make_pod = make_pod  # (cluster, member, role) -> the created instance Pod (cnpg_cluster.py)
+        old = cluster.get("status") or {}
+        # The instances, by serial: what the status says after a restart of the sandbox, else none yet.
+        self.members: dict[int, Member] = {}
+        for name in old.get("instanceNames") or []:
+            self._add_member(serial_of(name))
+        self.latest_serial = int(old.get("latestGeneratedNode") or 0)
+        self.current_primary = old.get("currentPrimary") or ""
+        self.target_primary = old.get("targetPrimary") or ""
+        self.primary_stamps = {key: old[key] for key in ("currentPrimaryTimestamp", "targetPrimaryTimestamp")
+                               if key in old}
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self.lock = threading.Lock()  # held while the instance is used (backups, databases)
+        self.lock = threading.Lock()  # held while an instance is used (backups, databases)
         self.restore_env: dict[str, str] = {}  # the recovery source store's credentials, for restore_command
-        self.phase = "Setting up primary"
+        self.phase = PHASE_FIRST_PRIMARY
         self.phase_reason = ""
-        self.ready = False
         self.archiving: tuple[bool, str, str] | None = None
         self.applied_password: str | None = None
-        self.restarts = 0
         self.promoted_once = False
         # pgDataImageInfo: the image (and its major) the data directory was made with, kept for its whole life.
-        self.data_image: dict[str, Any] | None = (cluster.get("status") or {}).get("pgDataImageInfo")
+        self.data_image: dict[str, Any] | None = old.get("pgDataImageInfo")
         self.refused: tuple[int, str] | None = None  # (generation, why) of a bootstrap that cannot succeed
         self.thread = threading.Thread(target=self._main, name=f"cnpg-{self.namespace}/{self.name}", daemon=True)
+
+    # --- what the other controllers use: the primary -------------------------------------------------------------
+
+    @property
+    def primary(self) -> Member | None:
+        """The current primary's instance (the first one while the Cluster is set up; none before)."""
+        return self.member(self.current_primary) or self.members.get(1)
+
+    @property
+    def pod_name(self) -> str:
+        return self.primary.pod_name if self.primary is not None else f"{self.name}-1"
+
+    @property
+    def instance(self) -> Instance | None:
+        return self.primary.instance if self.primary is not None else None
+
+    @property
+    def ready(self) -> bool:
+        """The primary serves (backups and Database objects need nothing else)."""
+        primary = self.primary
+        return primary is not None and primary.ready and self.current_primary == primary.pod_name
+
+    def member(self, pod_name: str) -> Member | None:
+        """The instance running in the Pod `pod_name` of this Cluster, if any (pods/exec, tests)."""
+        return next((m for m in list(self.members.values()) if m.pod_name == pod_name), None)
 
     def update(self, cluster: dict[str, Any]) -> None:
         self.cluster = cluster
         self.wake.set()
 
     def start(self) -> None:
-        self.instance.prepare()
-        logs = self.runtime.pod_log_dir(self.namespace, self.pod_name)  # pods/log of the instance pod
-        logs.mkdir(parents=True, exist_ok=True)
-        link = logs / "postgres.log"
-        if not link.is_symlink():
-            link.symlink_to(self.instance.log_file)
         self.thread.start()
 
     def stop(self, remove: bool) -> None:
@@ -93,12 +128,17 @@ class ClusterRunner:
         self.wake.set()
         self.thread.join(timeout=60)
         with self.lock:
-            if remove:
-                self.instance.remove()
-                shutil.rmtree(self.runtime.pods_dir / self.namespace / self.pod_name, ignore_errors=True)
-                self.runtime.network.release_pod(self.uid)
-            else:
-                self.instance.stop()
+            for member in list(self.members.values()):
+                if remove:
+                    member.remove()
+                else:
+                    member.instance.stop()
+
+    def _add_member(self, serial: int) -> Member:
+        member = Member(self.runtime, self.cluster, serial)
+        member.prepare()
+        self.members[serial] = member
+        return member
 
     # --- loop --------------------------------------------------------------------------------------------------
 
@@ -108,11 +148,11 @@ class ClusterRunner:
                 with self.lock:
                     self._step()
             except (PostgresError, StoreError, OSError) as exc:
-                self.ready = False
+                self._primary_down()
                 self.phase_reason = str(exc)
                 LOG.info("cluster %s/%s: %s", self.namespace, self.name, exc)
             except Exception as exc:  # pylint: disable=broad-exception-caught  # keep managing the cluster
-                self.ready = False
+                self._primary_down()
                 self.phase_reason = f"internal error: {exc}"
                 LOG.exception("cluster %s/%s", self.namespace, self.name)
             try:
@@ -138,43 +178,158 @@ class ClusterRunner:
         annotations = self.cluster["metadata"].get("annotations") or {}
         wanted = spec.get("instances", 1) > 0 and annotations.get(HIBERNATION) != "on"
         if not wanted:
-            if self.instance.is_running():
-                self.instance.stop()
-            self.ready, self.archiving = False, None
+            self._stop_all(delete_pods=spec.get("instances", 1) == 0)
+            self.archiving = None
             self.phase = "Cluster in hibernation" if annotations.get(HIBERNATION) == "on" else "Cluster is stopped"
             self.phase_reason = "no instance runs (hibernated, or spec.instances is 0)"
             return
         owner, database, password = credentials(self.client, self.cluster)
         if password is None:
-            self.phase, self.phase_reason = "Setting up primary", "waiting for the application secret"
+            self.phase, self.phase_reason = PHASE_FIRST_PRIMARY, "waiting for the application secret"
             return
         store, server = self._store_and_server()
-        if not self.instance.bootstrapped():
+        lost = [m.pod_name for m in self.members.values() if m.observe_pod(self.client)]
+        if self.current_primary in lost:
+            self._fail_over(self.current_primary)
+        primary = self.primary or self._add_member(1)
+        if not self.current_primary:
+            self.latest_serial = max(self.latest_serial, primary.serial)
+            self._set_primary(primary.pod_name, target=True)
+        self._ensure_pod(primary)
+        if not primary.instance.bootstrapped():
             generation = self.cluster["metadata"].get("generation", 1)
             if self.refused and self.refused[0] == generation:
-                self.phase, self.phase_reason, self.ready = "Setting up primary", self.refused[1], False
+                self.phase, self.phase_reason, primary.ready = PHASE_FIRST_PRIMARY, self.refused[1], False
                 return
             self._bootstrap(store, server, owner, database, password)
-            if not self.instance.bootstrapped():
+            if not primary.instance.bootstrapped():
                 return
             image, major = self.requested_image()
             self.data_image = {"image": image, "majorVersion": major}
-        if not self.instance.is_running():
-            if self.promoted_once:
-                self.restarts += 1
-            self._start(store, server)
-        if self.instance.in_recovery():
-            self.phase, self.phase_reason, self.ready = "Setting up primary", "recovering (replaying WAL)", False
+        if not primary.instance.is_running():
+            self._start(primary, store, server)
+        if primary.instance.in_recovery():
+            self.phase, self.phase_reason, primary.ready = PHASE_FIRST_PRIMARY, "recovering (replaying WAL)", False
             return
         if not self.promoted_once:
             self.promoted_once = True
+            ensure_replication_user(primary.instance)
             if store is not None:
-                self.instance.sql("SELECT pg_switch_wal()")  # the first archived segment proves archiving
+                primary.instance.sql("SELECT pg_switch_wal()")  # the first archived segment proves archiving
         if password != self.applied_password:
             self._ensure_owner(owner, password)
             self.applied_password = password
         self.archiving = self._archiving_state() if store is not None else None
-        self.phase, self.phase_reason, self.ready = "Cluster in healthy state", "", True
+        primary.ready, primary.reason = True, ""
+        self.phase, self.phase_reason = PHASE_HEALTHY, ""
+        if len(self.members) > 1 or spec.get("instances", 1) > 1:
+            self._reconcile_replicas(store, server)
+
+    def _stop_all(self, delete_pods: bool) -> None:
+        """Hibernation stops every instance; `instances: 0` deletes their pods too (their data stays)."""
+        for member in self.members.values():
+            member.instance.stop()
+            member.ready, member.started = False, False
+            if delete_pods:
+                self.client.delete("v1", "Pod", self.namespace, member.pod_name)
+                member.pod_uid = None
+
+    def _ensure_pod(self, member: Member) -> None:
+        if member.pod_uid is None:
+            role = "primary" if member.pod_name == self.current_primary else "replica"
+            pod = self.make_pod(self.cluster, member, role)
+            if pod is None:  # the deleted one is still terminating
+                raise PostgresError(f"waiting for the deleted pod {member.pod_name} to be gone")
+            member.pod_uid = pod["metadata"]["uid"]
+
+    def _set_primary(self, pod_name: str, target: bool = False) -> None:
+        stamp = now()
+        if target or self.target_primary != pod_name:
+            self.target_primary = pod_name
+            self.primary_stamps["targetPrimaryTimestamp"] = stamp
+        self.current_primary = pod_name
+        self.primary_stamps["currentPrimaryTimestamp"] = stamp
+
+    def _primary_down(self) -> None:
+        primary = self.primary
+        if primary is not None:
+            primary.ready = False
+
+    # --- failover and replicas -----------------------------------------------------------------------------------
+
+    def _fail_over(self, old: str) -> None:
+        """The primary's pod is gone: promote the most advanced running replica (cnpg_failover.py). Without one,
+        the primary starts again in its new pod."""
+        replicas = [m for m in self.members.values() if m.pod_name != old and m.instance.is_running()]
+        if not replicas:
+            return
+        self.phase, self.phase_reason = PHASE_FAILOVER, f"Initiating a failover from {old}"
+        self.target_primary = PENDING_FAILOVER
+        self.primary_stamps["targetPrimaryTimestamp"] = now()
+        self._publish()
+        # CNPG elects only once every WAL receiver is down (ErrWalReceiversRunning), not to lose WAL in flight.
+        try:
+            wait_for(lambda: not any(wal_receiver_running(m.instance) for m in replicas), 30,
+                     f"the WAL receivers of {self.namespace}/{self.name} to stop")
+        except TimeoutError:
+            LOG.info("cluster %s/%s: failing over with WAL receivers running", self.namespace, self.name)
+        chosen = self.member(most_advanced((m.pod_name, wal_position(m.instance)) for m in replicas))
+        self.phase_reason = f"Failing over from {old} to {chosen.pod_name}"
+        self.target_primary = chosen.pod_name
+        self.primary_stamps["targetPrimaryTimestamp"] = now()
+        self._publish()
+        LOG.info("cluster %s/%s: %s", self.namespace, self.name, self.phase_reason)
+        promote(chosen.instance)
+        self._set_primary(chosen.pod_name)
+
+    def _reconcile_replicas(self, store, server) -> None:
+        """Scale to `spec.instances` (down: the ready replica with the highest serial; up: new serials), then
+        clone and run every replica; the phase says what is not ready yet."""
+        spec = self.cluster.get("spec") or {}
+        wanted = spec.get("instances", 1)
+        if wanted > 1 and "wal_keep_size" not in ((spec.get("postgresql") or {}).get("parameters") or {}):
+            keep_wal_for_standbys(self.primary.instance)
+        while len(self.members) > wanted:
+            replicas = [m.pod_name for m in self.members.values() if m.pod_name != self.current_primary]
+            victim = self.member(deletable_replica(n for n in replicas if self.member(n).ready)
+                                 or deletable_replica(replicas) or "")
+            if victim is None:
+                break
+            LOG.info("cluster %s/%s: Scaling down - removing instance: %s", self.namespace, self.name,
+                     victim.pod_name)
+            self.client.delete("v1", "Pod", self.namespace, victim.pod_name)
+            victim.remove()
+            del self.members[victim.serial]
+        while len(self.members) < wanted:
+            self.latest_serial += 1
+            self._add_member(self.latest_serial)
+        for member in sorted(self.members.values(), key=lambda m: m.serial):
+            if member.pod_name == self.current_primary:
+                continue
+            try:
+                self._ensure_pod(member)
+                self._run_replica(member, store, server)
+            except (PostgresError, OSError) as exc:
+                member.ready, member.reason = False, str(exc)
+                LOG.info("cluster %s/%s: replica %s: %s", self.namespace, self.name, member.pod_name, exc)
+        if self.phase == PHASE_HEALTHY and not all(m.ready for m in self.members.values()):
+            self.phase, self.phase_reason = PHASE_WAITING_INSTANCES, WAITING_INSTANCES_REASON
+
+    def _run_replica(self, member: Member, store, server) -> None:
+        if not member.is_standby():
+            # A new instance (CNPG's join Job, which the sandbox does not create) or the former primary, which
+            # CNPG would pg_rewind and the sandbox clones again: a fresh copy of the primary through -rw.
+            member.instance.stop()
+            member.ready, member.reason = False, "joining the cluster (pg_basebackup from the primary)"
+            self.phase, self.phase_reason = PHASE_CREATING_REPLICA, f"Creating replica {member.pod_name}-join"
+            self._publish()  # the primary's pod is ready and labelled: -rw leads to it
+            shutil.rmtree(member.instance.data_dir, ignore_errors=True)
+            clone(member.instance, f"{self.name}-rw", member.pod_name,
+                  self.runtime.network.resolver_env(self.namespace))
+            self.phase, self.phase_reason = PHASE_HEALTHY, ""
+        if not member.instance.is_running():
+            self._start(member, store, server)
+        member.ready, member.reason = True, ""
 
     # --- bootstrap -----------------------------------------------------------------------------------------------
 
@@ -182,22 +337,25 @@ class ClusterRunner:
         annotations = self.cluster["metadata"].get("annotations") or {}
         if store is not None and annotations.get(SKIP_EMPTY_CHECK) != "enabled":
             checked = store.check_wal_archive(server)
-            if checked.returncode != 0:
+            # Exit 1 (barman's OperationErrorExit) is WAL in the folder; any other failure (an unreachable or
+            # untrusted store) fails the plugin's first Archive call instead, and the archiving reports it.
+            if checked.returncode == 1:
                 message = (checked.stderr or checked.stdout).strip()
-                self.phase = "Setting up primary"
+                self.phase = PHASE_FIRST_PRIMARY
+                last_line = message.splitlines()[-1] if message else ""
                 self.phase_reason = (f"Expected empty archive: the WAL archive of serverName {server} in "
-                                     f"{store.destination_path} is not empty ({message.splitlines()[-1] if message else ''}); "
+                                     f"{store.destination_path} is not empty ({last_line}); "
                                      "use a new cluster name (serverName)")
-                self.ready = False
+                self.primary.ready = False
                 return
         recovery = (((self.cluster.get("spec") or {}).get("bootstrap") or {}).get("recovery"))
-        self.phase, self.phase_reason = "Setting up primary", "bootstrapping"
+        self.phase, self.phase_reason = PHASE_FIRST_PRIMARY, "bootstrapping"
         self._publish()
         if recovery:
             self._restore(recovery)
             return
         self.instance.init()
-        self._start(store, server)
+        self._start(self.primary, store, server)
         self.instance.sql(f'CREATE ROLE "{owner}" LOGIN PASSWORD %s', (password,))
         self.instance.sql(f'CREATE DATABASE "{database}" OWNER "{owner}"')
         self.applied_password = password
@@ -233,7 +391,8 @@ class ClusterRunner:
         backup_major = store.backup_major(origin, backup["backup_id"])
         if backup_major is not None and backup_major != major:
             # The restore itself succeeds; PostgreSQL then refuses the data directory, and the instance never starts.
-            self.refused = (self.cluster["metadata"].get("generation", 1), incompatible_data(backup_major, image, major))
+            self.refused = (self.cluster["metadata"].get("generation", 1),
+                            incompatible_data(backup_major, image, major))
             raise StoreError(self.refused[1])
         store.prepare_recovery(origin, backup["backup_id"], self.instance,
                                target_time.strftime("%Y-%m-%d %H:%M:%S.%f+00") if target_time else None)
@@ -243,18 +402,25 @@ class ClusterRunner:
 
     # --- running -------------------------------------------------------------------------------------------------
 
-    def _start(self, store, server) -> None:
+    def _start(self, member: Member, store, server) -> None:
+        # archive_timeout is one of CNPG's global defaults (pkg/postgres/configuration.go), archiving or not.
         settings = store.archive_settings(server, archive_timeout()) if store is not None else \
-            {"wal_level": "replica", "archive_mode": "off"}
+            {"wal_level": "replica", "archive_mode": "off", "archive_timeout": str(archive_timeout())}
         env = dict(self.restore_env)
         env.update(store.env if store is not None else {})
+        env.update(self.runtime.network.resolver_env(self.namespace))  # a standby's primary_conninfo names -rw
+        if (self.cluster.get("spec") or {}).get("instances", 1) > 1:
+            settings.update(REPLICATION_DEFAULTS)
         # The Cluster's parameters win over the operator's defaults (archive_timeout among them), as in CNPG;
         # the archiving itself (archive_mode, archive_command) is the plugin's and cannot be set there.
         for key, value in (((self.cluster.get("spec") or {}).get("postgresql") or {}).get("parameters") or {}).items():
             if key not in ("archive_mode", "archive_command", "wal_level") or key not in settings:
                 settings[key] = str(value)
-        self.instance.start(settings, env)
-        self.instance.wait_accepting()
+        if member.started:
+            member.restarts += 1  # the postmaster died in its pod: the container restarts
+        member.instance.start(settings, env)
+        member.started = True
+        member.instance.wait_accepting()
 
     def _ensure_owner(self, owner: str, password: str) -> None:
         exists = self.instance.sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (owner,))
@@ -290,73 +456,52 @@ class ClusterRunner:
             except ApiError as error:
                 if error.code != 409:
                     raise
-        self._publish_pod()
+        for member in list(self.members.values()):
+            if member.pod_name == self.current_primary and not member.ready:
+                member.reason = self.phase_reason or self.phase
+            member.publish_pod(self.client, "primary" if member.pod_name == self.current_primary else "replica")
 
     def _status(self, cluster: dict[str, Any]) -> dict[str, Any]:
         old = cluster.get("status") or {}
         previous = old.get("conditions") or []
         generation = cluster["metadata"].get("generation", 1)
-        ready_reason = "ClusterIsReady" if self.ready else "ClusterIsNotReady"
+        instances = (cluster.get("spec") or {}).get("instances", 1)
+        members = sorted(self.members.values(), key=lambda m: m.serial) if instances else []
+        names = [m.pod_name for m in members]
+        healthy = [m.pod_name for m in members if m.ready]
+        # Ready once every instance is (CNPG: the Ready condition is True in the healthy phase only).
+        ready = self.ready and len(healthy) == len(names)
+        ready_reason = "ClusterIsReady" if ready else "ClusterIsNotReady"
         conditions = [c for c in previous if c.get("type") not in _OWN_CONDITIONS]
-        conditions.append(condition("Ready", self.ready, ready_reason,
-                                    "Cluster is Ready" if self.ready else (self.phase_reason or self.phase),
+        conditions.append(condition("Ready", ready, ready_reason,
+                                    "Cluster is Ready" if ready else (self.phase_reason or self.phase),
                                     observed_generation=generation, previous=previous))
         if archiver_plugin(cluster) is not None:
             ok, reason, message = self.archiving or (False, "ContinuousArchivingPending",
                                                      self.phase_reason or "the instance is not running")
             conditions.append(condition("ContinuousArchiving", ok, reason, message, observed_generation=generation,
                                         previous=previous))
-        instances = (cluster.get("spec") or {}).get("instances", 1)
-        names = [self.pod_name] if instances else []
         status = dict(old)
         status.update({
-            "phase": self.phase, "instances": instances, "readyInstances": 1 if self.ready else 0,
-            "instanceNames": names, "currentPrimary": self.pod_name if self.ready else old.get("currentPrimary", ""),
-            "targetPrimary": self.pod_name, "writeService": f"{self.name}-rw", "readService": f"{self.name}-r",
-            "latestGeneratedNode": 1, "conditions": conditions,
-            "instancesStatus": {"healthy" if self.ready else "failed": names} if names else {},
+            "phase": self.phase, "instances": instances, "readyInstances": len(healthy),
+            "instanceNames": names,
+            "currentPrimary": self.current_primary if self.promoted_once else old.get("currentPrimary", ""),
+            "targetPrimary": self.target_primary or self.pod_name, "writeService": f"{self.name}-rw",
+            "readService": f"{self.name}-r", "latestGeneratedNode": max(self.latest_serial, 1),
+            "conditions": conditions,
+            "instancesStatus": {key: value for key, value in (("healthy", healthy),
+                                                              ("failed", [n for n in names if n not in healthy]))
+                                if value},
             "selector": f"cnpg.io/cluster={self.name}", "image": self.requested_image()[0],
         })
+        if self.promoted_once:
+            status.update(self.primary_stamps)
         if self.data_image:
             status["pgDataImageInfo"] = self.data_image
         if self.phase_reason:
             status["phaseReason"] = self.phase_reason[-1000:]
         else:
             status.pop("phaseReason", None)
-        if self.restarts:
-            status["instancesReportedState"] = {self.pod_name: {"isPrimary": True, "timeLineID": 1}}
+        if self.primary is not None and self.primary.restarts:
+            status["instancesReportedState"] = {self.primary.pod_name: {"isPrimary": True, "timeLineID": 1}}
         return status
-
-    def _publish_pod(self) -> None:
-        pod = self.client.get("v1", "Pod", self.namespace, self.pod_name)
-        if pod is None:
-            return
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        previous = {c["type"]: c for c in (pod.get("status") or {}).get("conditions") or []}
-
-        def cond(kind, value):
-            text = "True" if value else "False"
-            earlier = previous.get(kind)
-            return {"type": kind, "status": text, "lastTransitionTime":
-                    earlier["lastTransitionTime"] if earlier and earlier.get("status") == text else stamp}
-        running = self.instance.is_running()
-        status = {"phase": "Running" if running else "Pending", "podIP": self.address,
-                  "podIPs": [{"ip": self.address}], "hostIP": "127.0.0.1",
-                  "conditions": [cond("Initialized", True), cond("Ready", self.ready),
-                                 cond("ContainersReady", self.ready), cond("PodScheduled", True)],
-                  "containerStatuses": [{"name": "postgres", "image": pod["spec"]["containers"][0]["image"],
-                                         "imageID": "", "ready": self.ready, "started": running,
-                                         "restartCount": self.restarts,
-                                         "state": {"running": {"startedAt": stamp}} if running else
-                                         {"waiting": {"reason": "PodInitializing",
-                                                      "message": self.phase_reason[-500:]}}}]}
-        old = pod.get("status") or {}
-        if running and old.get("containerStatuses"):
-            status["containerStatuses"][0]["state"] = old["containerStatuses"][0].get("state") \
-                if "running" in old["containerStatuses"][0].get("state", {}) else status["containerStatuses"][0]["state"]
-        if status != old:
-            try:
-                self.client.update_status(pod, status)
-            except ApiError as error:
-                if error.code not in (404, 409):
-                    raise

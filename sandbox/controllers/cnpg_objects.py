@@ -10,6 +10,7 @@ from typing import Any
 
 from .util import owner_ref
 
+# The selectors of CNPG's Services (pkg/specs/services.go): -rw the primary, -ro the replicas, -r every instance.
 _SERVICE_ROLES = {"rw": "primary", "ro": "replica", "r": None}
 
 
@@ -21,6 +22,8 @@ def ensure_services(client: Any, cluster: dict[str, Any]) -> None:
         selector = {"cnpg.io/cluster": name}
         if role:
             selector["cnpg.io/instanceRole"] = role
+        else:
+            selector["cnpg.io/podRole"] = "instance"
         client.create({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": f"{name}-{suffix}", "namespace": namespace, "labels": {"cnpg.io/cluster": name},

@@ -48,6 +48,24 @@ def _amount(value, total: int, round_up: bool) -> int:
     return int(value)
 
 
+def fenceposts(spec: dict) -> tuple[int, int]:
+    """maxSurge and maxUnavailable of a rolling update as numbers (deployment_util.go, ResolveFenceposts)."""
+    replicas = spec.get("replicas", 1)
+    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+    surge = _amount(rolling.get("maxSurge", "25%"), replicas, True)
+    unavailable = _amount(rolling.get("maxUnavailable", "25%"), replicas, False)
+    return surge, 1 if surge == 0 and unavailable == 0 else unavailable
+
+
+def max_unavailable(spec: dict) -> int:
+    """How many replicas may be unavailable with the Deployment still `Available` (deployment_util.go,
+    MaxUnavailable): none for Recreate (or 0 replicas), else the rolling update's maxUnavailable."""
+    replicas = spec.get("replicas", 1)
+    if (spec.get("strategy") or {}).get("type") == "Recreate" or not replicas:
+        return 0
+    return min(fenceposts(spec)[1], replicas)
+
+
 class DeploymentController(Controller):
     name = "deployment-controller"
     kind = ("apps/v1", "Deployment")
@@ -73,17 +91,13 @@ class DeploymentController(Controller):
         olds = sorted((rs for rs in sets if rs["metadata"]["uid"] != new["metadata"]["uid"]),
                       key=lambda rs: rs["metadata"].get("creationTimestamp", ""))
         strategy = spec.get("strategy") or {}
-        rolling = strategy.get("rollingUpdate") or {}
-        surge = _amount(rolling.get("maxSurge", "25%"), replicas, True)
-        unavailable = _amount(rolling.get("maxUnavailable", "25%"), replicas, False)
-        if surge == 0 and unavailable == 0:
-            unavailable = 1
+        surge, unavailable = fenceposts(spec)
         if not spec.get("paused"):
             if strategy.get("type") == "Recreate":
                 self._recreate(new, olds, replicas)
             else:
                 self._roll(new, olds, replicas, surge, unavailable)
-        return self._status(obj, new, olds, replicas, unavailable if strategy.get("type") != "Recreate" else replicas)
+        return self._status(obj, new, olds, replicas)
 
     def _create_set(self, deployment, pod_hash, revision):
         template = copy.deepcopy((deployment.get("spec") or {}).get("template") or {})
@@ -136,49 +150,66 @@ class DeploymentController(Controller):
             removable -= healthy_cut
             self._scale(old, count - cut - healthy_cut)
 
-    def _status(self, deployment, new, olds, replicas, unavailable):
+    def _status(self, deployment, new, olds, replicas):
         def count(rs, key):
             return (rs.get("status") or {}).get(key, 0)
         every = [new] + olds
-        total = sum(count(rs, "replicas") for rs in every)
         available = sum(count(rs, "availableReplicas") for rs in every)
-        updated = count(new, "replicas")
-        old_status = deployment.get("status") or {}
-        previous = old_status.get("conditions") or []
-        complete = updated == replicas and total == replicas and count(new, "availableReplicas") == replicas
-        progressing_before = next((c for c in previous if c.get("type") == "Progressing"), {})
-        counters = {"replicas": total, "updatedReplicas": updated,
+        counters = {"replicas": sum(count(rs, "replicas") for rs in every), "updatedReplicas": count(new, "replicas"),
                     "readyReplicas": sum(count(rs, "readyReplicas") for rs in every),
                     "availableReplicas": available, "unavailableReplicas": max(0, replicas - available)}
-        moved = any(old_status.get(k, 0) != v for k, v in counters.items())
-        deadline = (deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
-        rs_name = new["metadata"]["name"]
-        paused = paused_condition(deployment.get("spec") or {}, previous)
-        if paused is not None and (deployment.get("spec") or {}).get("paused"):
-            progressing = paused  # no progress is judged while paused (the deadline does not run)
-        elif complete:
-            progressing = condition("Progressing", True, "NewReplicaSetAvailable",
-                                    f'ReplicaSet "{rs_name}" has successfully progressed.', previous=previous)
-        elif not moved and progressing_before.get("lastUpdateTime") and \
-                seconds_since(progressing_before["lastUpdateTime"]) > deadline:
-            progressing = condition("Progressing", False, "ProgressDeadlineExceeded",
-                                    f'ReplicaSet "{rs_name}" has timed out progressing.', previous=previous)
-        else:
-            progressing = condition("Progressing", True, "ReplicaSetUpdated",
-                                    f'ReplicaSet "{rs_name}" is progressing.', previous=previous)
-        if moved or progressing_before.get("reason") != progressing.get("reason") or \
-                not progressing_before.get("lastUpdateTime"):
-            progressing["lastUpdateTime"] = now()
-        else:
-            progressing["lastUpdateTime"] = progressing_before["lastUpdateTime"]
-        is_available = available >= replicas - unavailable
-        available_condition = condition(
-            "Available", is_available, "MinimumReplicasAvailable" if is_available else "MinimumReplicasUnavailable",
-            "Deployment has minimum availability." if is_available else
-            "Deployment does not have minimum availability.", previous=previous)
-        available_condition["lastUpdateTime"] = available_condition["lastTransitionTime"]
-        status = without_zeros(dict(counters, observedGeneration=deployment["metadata"].get("generation", 1),
-                                    conditions=[available_condition, progressing]),
-                               tuple(counters))
+        complete = counters["updatedReplicas"] == replicas and counters["replicas"] == replicas and \
+            count(new, "availableReplicas") == replicas
+        # The new ReplicaSet's failure first, else an old one's (sync.go, getReplicaFailures).
+        failure = next((c for rs in every for c in (rs.get("status") or {}).get("conditions") or []
+                        if c.get("type") == "ReplicaFailure"), None)
+        status = rollout_status(deployment, new["metadata"]["name"], counters, complete, failure)
         write_status(self.client, deployment, status)
         return None if complete else 5.0
+
+
+def rollout_status(deployment: dict, rs_name: str, counters: dict, complete: bool,  # pylint: disable=too-many-locals
+                   failure: dict | None = None) -> dict:
+    """The status the deployment controller writes from its ReplicaSets' `counters` (sync.go calculateStatus and
+    syncRolloutStatus, progress.go): `Available` once enough replicas are available, `Progressing` (complete,
+    progressing, or ProgressDeadlineExceeded once nothing moved for `progressDeadlineSeconds`), and a
+    ReplicaSet's `ReplicaFailure` condition copied (ReplicaSetToDeploymentCondition)."""
+    replicas = (deployment.get("spec") or {}).get("replicas", 1)
+    old_status = deployment.get("status") or {}
+    previous = old_status.get("conditions") or []
+    progressing_before = next((c for c in previous if c.get("type") == "Progressing"), {})
+    moved = any(old_status.get(k, 0) != v for k, v in counters.items())
+    deadline = (deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
+    since_update = seconds_since(progressing_before["lastUpdateTime"]) if progressing_before.get("lastUpdateTime") \
+        else 0
+    paused = paused_condition(deployment.get("spec") or {}, previous)
+    if paused is not None and (deployment.get("spec") or {}).get("paused"):
+        progressing = paused  # no progress is judged while paused (the deadline does not run)
+    elif complete:
+        progressing = condition("Progressing", True, "NewReplicaSetAvailable",
+                                f'ReplicaSet "{rs_name}" has successfully progressed.', previous=previous)
+    elif not moved and (progressing_before.get("reason") == "ProgressDeadlineExceeded" or since_update > deadline):
+        # Timed out, it stays so until progress is made (deployment_util.go, DeploymentTimedOut).
+        progressing = condition("Progressing", False, "ProgressDeadlineExceeded",
+                                f'ReplicaSet "{rs_name}" has timed out progressing.', previous=previous)
+    else:
+        progressing = condition("Progressing", True, "ReplicaSetUpdated",
+                                f'ReplicaSet "{rs_name}" is progressing.', previous=previous)
+    if moved or progressing_before.get("reason") != progressing.get("reason") or \
+            not progressing_before.get("lastUpdateTime"):
+        progressing["lastUpdateTime"] = now()
+    else:
+        progressing["lastUpdateTime"] = progressing_before["lastUpdateTime"]
+    is_available = counters["availableReplicas"] >= replicas - max_unavailable(deployment.get("spec") or {})
+    available_condition = condition(
+        "Available", is_available, "MinimumReplicasAvailable" if is_available else "MinimumReplicasUnavailable",
+        "Deployment has minimum availability." if is_available else
+        "Deployment does not have minimum availability.", previous=previous)
+    available_condition["lastUpdateTime"] = available_condition["lastTransitionTime"]
+    conditions = [available_condition, progressing]
+    if failure is not None:
+        conditions.append({"type": "ReplicaFailure", "status": failure["status"], "reason": failure.get("reason", ""),
+                           "message": failure.get("message", ""), "lastTransitionTime": failure["lastTransitionTime"],
+                           "lastUpdateTime": failure["lastTransitionTime"]})
+    return without_zeros(dict(counters, observedGeneration=deployment["metadata"].get("generation", 1),
+                              conditions=conditions), tuple(counters))

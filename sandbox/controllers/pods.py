@@ -24,7 +24,7 @@ class PodController(Controller):
 
     def __init__(self, client, runtime=None):
         super().__init__(client, runtime)
-        self.runners: dict[tuple[str, str], PodRunner] = {}
+        self.runners: dict[tuple[str, str], PodRunner] = runtime.pods if runtime is not None else {}
         self._stopping: set[str] = set()  # uids of pods whose container is being stopped
         self._lock = threading.Lock()
 
@@ -46,13 +46,15 @@ class PodController(Controller):
                     obj["metadata"]["uid"] not in self._stopping:
                 # Nothing runs it (a restarted sandbox, or a pod that never started): delete it for good now.
                 threading.Thread(target=self._finish_deletion, args=(obj,), daemon=True).start()
-            if gone or runner is not None or (obj["metadata"].get("annotations") or {}).get(RUN_BY):
+            if gone or runner is not None:
                 return None
             phase = (obj.get("status") or {}).get("phase")
+            if not (obj.get("spec") or {}).get("nodeName") and phase not in ("Succeeded", "Failed"):
+                self._bind(obj)  # kube-scheduler binds every pod, those another controller runs (CNPG's) too
+            if (obj["metadata"].get("annotations") or {}).get(RUN_BY):
+                return None
             if phase in ("Succeeded", "Failed"):
                 return None  # finished before a restart of the sandbox: nothing to run again
-            if not (obj.get("spec") or {}).get("nodeName"):
-                self._bind(obj)
             runner = PodRunner(self.runtime, self.client, obj)
             self.runners[key] = runner
         runner.start()

@@ -2,10 +2,14 @@
 
 - Deployment: available at the desired replicas (what `kubectl rollout status` and Helm's `--wait` read);
 - Job: complete;
+  both unless the stand-ins can tell the pods would not get there (standin_pods.py: a pod the API server refuses,
+  an image the sandbox cannot pull, a command that plainly fails): then what a real cluster reports instead, and a
+  look again every few seconds (an account created, a Build that pushed the tag);
 - CNPG Cluster: Ready (and ContinuousArchiving when a WAL-archiver plugin is configured), with the `<cluster>-app`
   secret and the `-rw`/`-ro`/`-r` services the operator creates;
-- Build: Complete, pushing a digest to its ImageStream tag (the BuildConfig controller, which runs nothing, is the
-  real one: a ConfigChange trigger starts one build when a BuildConfig is created);
+- Build: Complete, pushing a digest to its ImageStream tag, once that ImageStream exists (New,
+  InvalidOutputReference until then, as OpenShift); the BuildConfig controller, which runs nothing, is the real
+  one: a ConfigChange trigger starts one build when a BuildConfig is created;
 - StatefulSet, DaemonSet: every pod ready at the desired count (one node: a DaemonSet schedules one pod);
 - Route: admitted by the default router.
 
@@ -18,39 +22,57 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from ..timestamps import seconds_since
+from . import events
 from .base import Controller, condition, now
-from .build import BuildConfigController
-from .deployments import paused_condition
+from .build import BuildConfigController, waits_for_output_stream
+from .deployments import rollout_status, template_hash
 from .statefulsets import revision_of
 from .cnpg_objects import ensure_app_secret, ensure_services
+from .standin_pods import foresee
+from .util import write_status
+
+RECHECK = 2.0  # seconds between looks at a workload whose pods would not succeed
 
 
 class DeploymentStandIn(Controller):
+    """The status the deployment controller reaches once its ReplicaSet's pods are ready, unless the stand-ins can
+    tell they would not be (standin_pods.py): then the status a real cluster shows meanwhile, never Available."""
+
     name = "deployment-controller"
     kind = ("apps/v1", "Deployment")
 
     def reconcile(self, obj, namespace, name):
         if obj is None:
             return None
-        spec, old = obj.get("spec") or {}, obj.get("status") or {}
+        spec = obj.get("spec") or {}
         replicas = spec.get("replicas", 1)
-        generation = obj["metadata"].get("generation", 1)
-        conditions = old.get("conditions") or []
-        progressing = (paused_condition(spec, conditions) if spec.get("paused") else None) or condition(
-            "Progressing", True, "NewReplicaSetAvailable", f'ReplicaSet "{name}" has successfully progressed.',
-            previous=conditions)
-        available = condition("Available", True, "MinimumReplicasAvailable", "Deployment has minimum availability.",
-                              previous=conditions)
-        status: dict[str, Any] = {"observedGeneration": generation, "conditions": [available, progressing]}
-        if replicas:
-            status.update(replicas=replicas, updatedReplicas=replicas, readyReplicas=replicas,
-                          availableReplicas=replicas)
-        if status != old:
-            self.client.update_status(obj, status)
-        return None
+        rs_name = f"{name}-{template_hash(spec.get('template') or {})}"
+        foreseen = foresee(self.client, obj, f"{rs_name}-") if replicas else None
+        failure = None
+        if foreseen is None:  # every replica ready and available
+            counters = dict.fromkeys(("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"),
+                                     replicas)
+        elif foreseen.outcome == "refused":  # no pod could be created: the ReplicaSet's FailedCreate
+            counters = {}
+            failure = condition("ReplicaFailure", True, "FailedCreate", foreseen.message,
+                                previous=(obj.get("status") or {}).get("conditions"))
+        else:  # pods that never become ready (ImagePullBackOff, CrashLoopBackOff)
+            counters = {"replicas": replicas, "updatedReplicas": replicas}
+        counters = {key: counters.get(key, 0) for key in ("replicas", "updatedReplicas", "readyReplicas",
+                                                          "availableReplicas")}
+        counters["unavailableReplicas"] = replicas - counters["availableReplicas"]
+        status = rollout_status(obj, rs_name, counters, foreseen is None, failure)
+        write_status(self.client, obj, status)
+        return None if foreseen is None else RECHECK
 
 
 class JobStandIn(Controller):
+    """A Job complete at once, unless the stand-ins can tell its pods would not succeed (standin_pods.py): a pod
+    the API server refuses is a `FailedCreate` event and no pod; an image that cannot be pulled keeps the Job
+    active (until `activeDeadlineSeconds`); a command that fails fails the Job with BackoffLimitExceeded, as
+    `backoffLimit + 1` failed pods (restartPolicy Never) or a crash-looping one (OnFailure) would."""
+
     name = "job-controller"
     kind = ("batch/v1", "Job")
 
@@ -61,21 +83,44 @@ class JobStandIn(Controller):
         if spec.get("suspend"):
             status = {"conditions": [condition("Suspended", True, "JobSuspended", "Job suspended",
                                                previous=old.get("conditions"))]}
-        elif any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                 for c in old.get("conditions") or []):
+            write_status(self.client, obj, status)
             return None
-        else:
-            stamp = now()
-            status = {"startTime": old.get("startTime", stamp), "completionTime": stamp,
-                      "succeeded": spec.get("completions", 1), "ready": 0, "terminating": 0,
-                      "uncountedTerminatedPods": {},
-                      "conditions": [condition("SuccessCriteriaMet", True, "CompletionsReached",
-                                               "Reached expected number of succeeded pods"),
-                                     condition("Complete", True, "CompletionsReached",
-                                               "Reached expected number of succeeded pods")]}
-        if status != old:
-            self.client.update_status(obj, status)
-        return None
+        if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in old.get("conditions") or []):
+            return None
+        stamp = now()
+        status = {"startTime": old.get("startTime", stamp), "ready": 0, "terminating": 0,
+                  "uncountedTerminatedPods": {}}
+        foreseen = foresee(self.client, obj, f"{name}-")
+        deadline = spec.get("activeDeadlineSeconds")
+        if foreseen is None:
+            status.update(completionTime=stamp, succeeded=spec.get("completions", 1), conditions=_finished(
+                "Complete", "CompletionsReached", "Reached expected number of succeeded pods"))
+        elif foreseen.outcome == "crashes":
+            on_failure = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") == "OnFailure"
+            status.update(failed=1 if on_failure else spec.get("backoffLimit", 6) + 1, conditions=_finished(
+                "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+        else:  # no pod (refused), or pods waiting for their image
+            pods = 0 if foreseen.outcome == "refused" else _parallel(spec)
+            if deadline is not None and seconds_since(status["startTime"]) > deadline:
+                status.update(failed=pods, conditions=_finished(
+                    "Failed", "DeadlineExceeded", "Job was active longer than specified deadline"))
+            elif pods:
+                status["active"] = pods
+            else:
+                events.record(self.client, obj, "Warning", "FailedCreate", f"Error creating: {foreseen.message}")
+        write_status(self.client, obj, status)
+        return None if "conditions" in status else RECHECK
+
+
+def _parallel(spec: dict[str, Any]) -> int:
+    return min(spec.get("parallelism", 1), spec.get("completions", 1))
+
+
+def _finished(kind: str, reason: str, message: str) -> list[dict[str, Any]]:
+    """A finished Job's conditions: the target (SuccessCriteriaMet, FailureTarget), then Complete or Failed."""
+    target = "SuccessCriteriaMet" if kind == "Complete" else "FailureTarget"
+    return [condition(target, True, reason, message), condition(kind, True, reason, message)]
 
 
 class ClusterStandIn(Controller):
@@ -122,6 +167,9 @@ class BuildStandIn(Controller):
         old = obj.get("status") or {}
         if old.get("phase") in ("Complete", "Failed", "Error", "Cancelled"):
             return None
+        if waits_for_output_stream(self.client, obj):
+            return RECHECK
+        old = {k: v for k, v in old.items() if k not in ("reason", "message")}
         digest = "sha256:" + hashlib.sha256(f"{namespace}/{name}/{obj['metadata']['uid']}".encode()).hexdigest()
         target = ((obj.get("spec") or {}).get("output") or {}).get("to") or {}
         stamp = now()

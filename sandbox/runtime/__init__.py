@@ -18,7 +18,7 @@ from pathlib import Path
 from .network import Network
 from .processes import kill_recorded, kill_under, stop_all
 from .proxy import Proxies
-from .s3 import launch_s3_server
+from .s3 import EXTERNAL, IN_CLUSTER, IN_CLUSTER_NAMES, LISTEN, launch_s3_server
 
 LOG = logging.getLogger(__name__)
 
@@ -33,13 +33,15 @@ def archive_timeout() -> int:
 class Runtime:
     _current: Runtime | None = None
 
-    def __init__(self, state_dir: Path, with_s3: bool = True):
+    def __init__(self, state_dir: Path, with_s3: bool = True, s3_tls: bool = True, s3_reach: str = EXTERNAL):
+        """`s3_tls`: the S3 serves HTTPS (CA bundle in `<state>/s3-tls/ca.crt`), else plain HTTP; `s3_reach`:
+        EXTERNAL (the control node can use its endpoint) or IN_CLUSTER (a name only pods resolve)."""
         self.root = state_dir / "runtime"
         self.registry = self.root / "processes"
         leftovers = kill_recorded(self.registry) + kill_under(self.root)
         if leftovers:
             LOG.warning("killed processes an earlier sandbox left running: %s", ", ".join(leftovers))
-        for stale in ("pods", "postgres", "builds"):
+        for stale in ("pods", "postgres", "builds", "barman-certificates"):
             shutil.rmtree(self.root / stale, ignore_errors=True)
         for folder in (state_dir, self.root):
             folder.mkdir(parents=True, exist_ok=True)
@@ -51,8 +53,12 @@ class Runtime:
         self.network = Network(self.root / "dns")
         self.proxies = Proxies()
         self._remove_sockets()
-        self.s3 = launch_s3_server(self.root, self.registry) if with_s3 else None
+        self.s3 = launch_s3_server(self.root, self.registry, state_dir / "s3-tls" if s3_tls else None,
+                                   s3_reach) if with_s3 else None
+        if self.s3 is not None and s3_reach == IN_CLUSTER:
+            self.network.set_cluster_names(LISTEN, IN_CLUSTER_NAMES)
         self.clusters: dict = {}  # (namespace, name) -> the instance manager of a CNPG Cluster
+        self.pods: dict = {}  # (namespace, name) -> the PodRunner of a Pod the kubelet runs (pods/exec finds it)
 
     @classmethod
     def current(cls) -> Runtime:
@@ -68,6 +74,11 @@ class Runtime:
 
     def pod_log_dir(self, namespace: str, pod: str) -> Path:
         return self.pods_dir / namespace / pod / "logs"
+
+    def barman_certificate_file(self, namespace: str, object_store: str) -> Path:
+        """Where an ObjectStore's endpointCA is materialised for barman-cloud: the plugin projects the Secret's key
+        to /barman-certificates/<objectstore>/barman-ca.crt in the sidecar (operator/lifecycle_certificates.go)."""
+        return self.root / "barman-certificates" / namespace / object_store / "barman-ca.crt"
 
     def build_log_file(self, namespace: str, build: str) -> Path:
         """A Build's log, where OpenShift keeps it: container `docker-build` of the build pod `<build>-build`."""

@@ -2,27 +2,43 @@
 restore, against one destination (`s3://bucket/path`).
 
 The tools run as `postgres` (like the plugin's sidecar next to the instance) with the S3 credentials in their
-environment, never on the command line. The sandbox's controllers name the store by its ObjectStore
-(`object_store()`); the tests and benchmarks by an S3 server and a path (`Store.on()`).
+environment, never on the command line. They trust the system's CAs only, unless the ObjectStore names an
+`endpointCA`: then its bundle is materialised where the sidecar would have it mounted and named by
+AWS_CA_BUNDLE, which boto3 (barman-cloud's S3 client) verifies the endpoint against. The sandbox's controllers
+name the store by its ObjectStore (`object_store()`); the tests and benchmarks by an S3 server and a path
+(`Store.on()`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
+from . import Runtime
 from .postgres import Postgres, PostgresInstance, as_postgres, make_postgres_dir
 from .s3 import S3Server
 from .venvs import BARMAN_VENV
 
 PLUGIN = "barman-cloud.cloudnative-pg.io"
-MAJOR_NOTE = "sandbox-pg-major"
+_NO_SUCH_KEY = 3
+# Run by the barman venv's Python: verb (put|get), bucket, key, endpoint ("" for AWS); the body on stdin / stdout.
+_OBJECT_IO = (
+    "import sys, boto3\n"
+    "verb, bucket, key, endpoint = sys.argv[1:5]\n"
+    "client = boto3.client('s3', endpoint_url=endpoint or None)\n"
+    "if verb == 'put':\n"
+    "    client.put_object(Bucket=bucket, Key=key, Body=sys.stdin.read().encode())\n"
+    "else:\n"
+    "    try:\n"
+    "        sys.stdout.write(client.get_object(Bucket=bucket, Key=key)['Body'].read().decode())\n"
+    "    except client.exceptions.NoSuchKey:\n"
+    f"        sys.exit({_NO_SUCH_KEY})\n")
 
 
 class StoreError(Exception):
@@ -105,37 +121,43 @@ class Store:
                                timeout=120)
         return json.loads(result.stdout)["backups_list"]
 
-    # --- the PostgreSQL major of a backup ------------------------------------------------------------------------
-    # The processes all run this machine's PostgreSQL, so barman's backup.info cannot tell the major a Cluster's
-    # image stands for; the sandbox keeps that major next to the backup, where barman keeps the real one.
+    # --- the PostgreSQL version of a backup ----------------------------------------------------------------------
+    # The processes all run this machine's PostgreSQL, so barman writes that server's version into backup.info;
+    # the sandbox writes there instead the version the Cluster's image stands for, as barman would on a cluster
+    # running that image (backup.info `version` is the server's server_version_num: 180006 for 18.6).
 
-    def _major_key(self, server: str, backup_id: str) -> tuple[str, str]:
+    def _info_key(self, server: str, backup_id: str) -> tuple[str, str]:
         bucket, _, prefix = self.destination_path.removeprefix("s3://").partition("/")
-        return bucket, "/".join(part for part in (prefix.strip("/"), server, "base", backup_id, MAJOR_NOTE) if part)
+        return bucket, "/".join(part for part in (prefix.strip("/"), server, "base", backup_id, "backup.info") if part)
 
-    def _s3(self):
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.env.get("AWS_DEFAULT_REGION"),
-                            aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
-                            aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
-                            verify=self.env.get("AWS_CA_BUNDLE") or True)
+    def _object(self, verb: str, server: str, backup_id: str, body: str | None = None
+                ) -> subprocess.CompletedProcess:
+        """Put or get a backup's backup.info with boto3 in the store's environment: the names, credentials and CA
+        bundle the instance's pod has, as the plugin's sidecar reaches the store from there."""
+        bucket, key = self._info_key(server, backup_id)
+        return as_postgres(tool("python"), "-c", _OBJECT_IO, verb, bucket, key, self.endpoint or "", env=self.env,
+                           stdin=body, timeout=120, check=False)
 
-    def record_major(self, server: str, backup_id: str, major: int) -> None:
-        bucket, key = self._major_key(server, backup_id)
-        try:
-            self._s3().put_object(Bucket=bucket, Key=key, Body=str(major).encode())
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreError(f"cannot record the major of backup {backup_id}: {exc}") from None
+    def _backup_info(self, server: str, backup_id: str) -> str | None:
+        result = self._object("get", server, backup_id)
+        if result.returncode == _NO_SUCH_KEY:
+            return None
+        if result.returncode != 0:
+            raise StoreError(f"cannot read backup.info of backup {backup_id}: {_last_line(result.stderr)}")
+        return result.stdout
+
+    def record_version(self, server: str, backup_id: str, version_num: int) -> None:
+        text = self._backup_info(server, backup_id)
+        if text is None:
+            raise StoreError(f"backup {backup_id} of {server} has no backup.info")
+        result = self._object("put", server, backup_id, re.sub(r"(?m)^version=.*$", f"version={version_num}", text))
+        if result.returncode != 0:
+            raise StoreError(f"cannot record the PostgreSQL version of backup {backup_id}: {_last_line(result.stderr)}")
 
     def backup_major(self, server: str, backup_id: str) -> int | None:
-        """The major recorded with the backup, or None for a backup the sandbox's controllers did not take."""
-        bucket, key = self._major_key(server, backup_id)
-        client = self._s3()
-        try:
-            return int(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except client.exceptions.NoSuchKey:
-            return None
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreError(f"cannot read the major of backup {backup_id}: {exc}") from None
+        """The PostgreSQL major of a backup, from `version` in its backup.info (None when it records none)."""
+        found = re.search(r"(?m)^version=(\d+)$", self._backup_info(server, backup_id) or "")
+        return int(found.group(1)) // 10000 if found else None
 
     # --- restore -----------------------------------------------------------------------------------------------
 
@@ -173,6 +195,11 @@ def tool(name: str) -> str:
     return str(BARMAN_VENV / "bin" / name)
 
 
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def _secret_value(client: Any, namespace: str, ref: dict[str, Any] | None, what: str) -> str | None:
     if not ref:
         return None
@@ -183,6 +210,27 @@ def _secret_value(client: Any, namespace: str, ref: dict[str, Any] | None, what:
     if value is None:
         raise StoreError(f'{what}: secret "{ref.get("name")}" has no key "{ref.get("key")}"')
     return base64.b64decode(value).decode()
+
+
+def _endpoint_ca_env(client: Any, namespace: str, name: str, configuration: dict[str, Any]) -> dict[str, str]:
+    """AWS_CA_BUNDLE naming the ObjectStore's endpointCA, as the plugin sets it (cloudnative-pg/barman-cloud
+    pkg/credentials/env.go, EnvSetCloudCredentialsAndCertificates) for the bundle it projects from the Secret into
+    the sidecar (plugin-barman-cloud internal/cnpgi/operator/lifecycle_certificates.go); none without endpointCA:
+    boto3 then trusts the system's CAs only, and a private CA's certificate fails verification."""
+    reference = configuration.get("endpointCA")
+    if not reference:
+        return {}
+    bundle = _secret_value(client, namespace, reference, "endpointCA")
+    path = Runtime.current().barman_certificate_file(namespace, name)
+    if not path.is_file() or path.read_text(encoding="utf-8") != bundle:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (path.parent, path.parent.parent, path.parent.parent.parent):
+            folder.chmod(0o755)  # barman-cloud runs as postgres
+        temporary = path.with_name(f".{path.name}.{threading.get_ident()}")  # controllers' threads race here
+        temporary.write_text(bundle, encoding="utf-8")
+        temporary.chmod(0o644)
+        os.replace(temporary, path)
+    return {"AWS_CA_BUNDLE": str(path)}
 
 
 def object_store(client: Any, namespace: str, name: str, resolver_env: dict[str, str] | None = None) -> Store:
@@ -199,6 +247,7 @@ def object_store(client: Any, namespace: str, name: str, resolver_env: dict[str,
     env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret_key,
                AWS_DEFAULT_REGION=_secret_value(client, namespace, credentials.get("region"), "s3Credentials.region")
                or "us-east-1")
+    env.update(_endpoint_ca_env(client, namespace, name, configuration))
     return Store(destination_path=configuration.get("destinationPath", ""),
                  endpoint=configuration.get("endpointURL"), env=env,
                  wal_compression=(configuration.get("wal") or {}).get("compression"),

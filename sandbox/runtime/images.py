@@ -5,7 +5,7 @@
 - an image of the cluster registry (`image-registry.openshift-image-registry.svc:5000/<ns>/<stream>:<tag>`):
   only once a Build has pushed that tag to the ImageStream (as on OpenShift, an unbuilt tag cannot be pulled);
 - a few general-purpose base images (busybox, alpine, debian, ubuntu, ubi*, bash): the host's own tools;
-- anything else cannot be pulled (the pod waits in ImagePullBackOff, saying why).
+- anything else cannot be pulled (the pod waits in ErrImagePull, then ImagePullBackOff, saying why).
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ HOST_IMAGES = ("busybox", "alpine", "debian", "ubuntu", "bash", "ubi", "ubi-mini
 
 
 class ImagePullError(Exception):
-    """The image cannot be pulled; `reason` is the container's waiting reason."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+    """The image cannot be pulled; the message is the container runtime's answer. The kubelet shows it as the
+    waiting reason `ErrImagePull`, then, until the next attempt, `ImagePullBackOff` with `Back-off pulling image
+    "<image>": ErrImagePull: <message>` (pkg/kubelet/images/image_manager.go, EnsureImageExists)."""
 
 
 @dataclass(frozen=True)
@@ -46,45 +44,57 @@ def mlflow_version(reference: str) -> str | None:
     return found.group("version") if found else None
 
 
-def _internal(reference: str, client: Any) -> Image:
+def _failed(reference: str, why: str) -> ImagePullError:
+    return ImagePullError(f'failed to pull image "{reference}": {why}')
+
+
+def _internal(reference: str, client: Any) -> tuple[str, str]:
+    """The MLflow version and image id behind a tag of the cluster registry, or ImagePullError."""
     match = _INTERNAL.match(reference)
     assert match
     namespace, stream_name, tag, digest = match.group("ns", "stream", "tag", "digest")
     stream = client.get("image.openshift.io/v1", "ImageStream", namespace, stream_name)
-    pull = f'Back-off pulling image "{reference}": '
     if stream is None:
-        raise ImagePullError("ImagePullBackOff", pull + f"repository {namespace}/{stream_name} not found "
-                                                        "(no ImageStream)")
-    version = None
+        raise _failed(reference, f"repository {namespace}/{stream_name} not found (no ImageStream)")
     for entry in (stream.get("status") or {}).get("tags") or []:
         items = entry.get("items") or []
         if (tag and entry.get("tag") == tag and items) or (digest and any(i.get("image") == digest for i in items)):
             found = _VERSION_TAG.match(entry.get("tag", ""))
-            version = found.group("version") if found else None
-            image_id = items[0].get("dockerImageReference", reference)
-            break
-    else:
-        raise ImagePullError("ImagePullBackOff", pull + f"manifest unknown: ImageStream {namespace}/{stream_name} "
-                                                        f"has no tag {tag or digest} (has its Build completed?)")
-    if version is None:
-        raise ImagePullError("ImagePullBackOff", pull + "the sandbox only runs MLflow images tagged v<X.Y.Z>")
-    return Image(reference, ensure_mlflow_venv(version) / "bin", image_id)
+            if found is None:
+                raise _failed(reference, "the sandbox only runs MLflow images tagged v<X.Y.Z>")
+            return found.group("version"), items[0].get("dockerImageReference", reference)
+    raise _failed(reference, f"manifest unknown: ImageStream {namespace}/{stream_name} has no tag {tag or digest} "
+                             "(has its Build completed?)")
+
+
+def check_pullable(reference: str, client: Any) -> None:
+    """ImagePullError unless the sandbox can pull `reference`, decided without pulling it (no venv is built):
+    what the kubelet's pulls and the stand-in controllers both go by. An MLflow version tag counts as pullable
+    here; only building its venv tells whether that version exists (then `resolve` fails)."""
+    if reference.startswith(INTERNAL_REGISTRY + "/"):
+        _internal(reference, client)
+    elif not mlflow_version(reference) and _host_image(reference) is None:
+        raise _failed(reference, f"the sandbox runs MLflow images (.../mlflow:v<X.Y.Z>), images built into an "
+                                 f"ImageStream and the base images {', '.join(HOST_IMAGES[:4])}, ...")
+
+
+def _host_image(reference: str) -> Image | None:
+    name = reference.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
+    return Image(reference, None, f"{reference}@sandbox-host") if name in HOST_IMAGES else None
 
 
 def resolve(reference: str, client: Any) -> Image:
     """The program behind `reference`, or ImagePullError. May take a while the first time (a venv is built)."""
+    check_pullable(reference, client)
     if reference.startswith(INTERNAL_REGISTRY + "/"):
-        return _internal(reference, client)
-    version = mlflow_version(reference)
-    if version:
-        try:
-            venv = ensure_mlflow_venv(version)
-        except RuntimeError as exc:
-            raise ImagePullError("ErrImagePull", f'failed to pull image "{reference}": {exc}') from exc
-        return Image(reference, venv / "bin", f"{reference}@sandbox-venv")
-    name = reference.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
-    if name in HOST_IMAGES:
-        return Image(reference, None, f"{reference}@sandbox-host")
-    raise ImagePullError("ImagePullBackOff", f'Back-off pulling image "{reference}": the sandbox runs MLflow '
-                                             f"images (.../mlflow:v<X.Y.Z>), images built into an ImageStream and "
-                                             f"the base images {', '.join(HOST_IMAGES[:4])}, ...")
+        version, image_id = _internal(reference, client)
+    else:
+        host = _host_image(reference)
+        if host is not None:
+            return host
+        version, image_id = mlflow_version(reference) or "", f"{reference}@sandbox-venv"
+    try:
+        venv = ensure_mlflow_venv(version)
+    except RuntimeError as exc:
+        raise _failed(reference, str(exc)) from exc
+    return Image(reference, venv / "bin", image_id)

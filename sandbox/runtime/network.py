@@ -8,7 +8,8 @@
 - names resolve through hosts files read by libnss_wrapper (LD_PRELOAD + NSS_WRAPPER_HOSTS): `hosts` has the
   Route hosts only, for the control node (a workstation outside the cluster resolves no `*.svc` name);
   `hosts.d/<ns>` is a pod's view of the cluster DNS: the qualified Service names (`<svc>.<ns>`, `<svc>.<ns>.svc`,
-  `<svc>.<ns>.svc.cluster.local`), the short names of its namespace (its DNS search path) and the Route hosts.
+  `<svc>.<ns>.svc.cluster.local`), the short names of its namespace (its DNS search path), the in-cluster names
+  of what runs beside the cluster's Services (the in-cluster S3, `set_cluster_names`) and the Route hosts.
   Names not in the file fall through to the normal resolver;
 - `free_port()` finds a port for a server started next on 127.0.0.1 (moto, a test's PostgreSQL or MLflow).
 """
@@ -60,6 +61,7 @@ class Network:
         self._routes: dict[str, str] = {}    # route uid -> address
         self._services: dict[tuple[str, str], str] = {}  # (namespace, name) -> address
         self._route_hosts: dict[tuple[str, str], tuple[str, str]] = {}  # (ns, route) -> (host, address)
+        self._cluster_names: list[str] = []  # "<address> <name> ...": names only the cluster DNS answers
         self._write()
 
     def _allocate(self, table: dict[str, str], network: ipaddress.IPv4Network, uid: str) -> str:
@@ -113,9 +115,17 @@ class Network:
         if changed:
             self._write()
 
+    def set_cluster_names(self, address: str, names: tuple[str, ...]) -> None:
+        """Names that resolve to `address` in every pod and never on the control node (an in-cluster service)."""
+        with self._lock:
+            self._cluster_names.append(" ".join((address, *names)))
+        self._write()
+
     def namespace_hosts(self, namespace: str) -> Path:
         path = self.namespace_dir / namespace
         if not path.exists():
+            # A namespace without Services still has a DNS (nss_wrapper logs an error for a missing file).
+            _atomic(path, "")
             self._write()
         return path
 
@@ -123,13 +133,14 @@ class Network:
         with self._lock:
             services = dict(self._services)
             routes = list(self._route_hosts.values())
+            cluster_names = list(self._cluster_names)
         outside = ["127.0.0.1 localhost", "::1 localhost ip6-localhost"]
         outside += [f"{address} {host}" for host, address in sorted(routes) if host and address]
         # The control node is a workstation outside the cluster: only Route hosts (public DNS) resolve there.
         _atomic(self.hosts_file, "\n".join(outside) + "\n")
         # Pods ask the cluster DNS: every Service by its qualified names, their namespace's by the short name too.
         qualified = [f"{address} {name}.{namespace}.svc.cluster.local {name}.{namespace}.svc {name}.{namespace}"
-                     for (namespace, name), address in sorted(services.items())]
+                     for (namespace, name), address in sorted(services.items())] + cluster_names
         namespaces = {ns for ns, _ in services} | {p.name for p in self.namespace_dir.iterdir()}
         for namespace in namespaces:
             short = [f"{address} {name}" for (ns, name), address in sorted(services.items()) if ns == namespace]

@@ -27,6 +27,7 @@ BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # kubelet: 10 s doubling up to 5 min; shortened here, same shape.
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 20.0
 MAX_GRACE = 10.0
+RELIST = 1.0  # seconds between the kubelet's looks at its containers (PLEG relist period)
 
 
 def stamp(when: float | None = None) -> str:
@@ -57,6 +58,9 @@ class PodRunner:
         self.phase = "Pending"
         self.start_time = stamp()
         self.image_id = ""
+        # What the container was started with (environment, mount paths -> folders): what pods/exec runs in.
+        self.env: dict[str, str] = {}
+        self.mounts: dict[str, Path] = {}
         self.thread = threading.Thread(target=self._main, name=f"pod-{self.namespace}/{self.name}", daemon=True)
 
     @property
@@ -173,7 +177,11 @@ class PodRunner:
                 self.image_id = image.image_id
                 return image
             except images.ImagePullError as exc:
-                self._waiting(exc.reason, str(exc))
+                # The attempt's error, then the back-off until the next attempt (kubelet's image_manager.go).
+                self._waiting("ErrImagePull", str(exc))
+                if self.stopping.wait(BACKOFF_FIRST):
+                    return None
+                self._waiting("ImagePullBackOff", f'Back-off pulling image "{reference}": ErrImagePull: {exc}')
             if self.stopping.wait(delay):
                 return None
             delay = min(delay * 2, BACKOFF_MAX)
@@ -192,6 +200,7 @@ class PodRunner:
                 full.update(env)
                 if image.bin_dir and "PATH" in env:
                     full["PATH"] = f"{image.bin_dir}:{env['PATH']}"
+                self.env, self.mounts = full, mounts
                 return full, argv
             except podspec.ConfigError as exc:
                 self._waiting("CreateContainerConfigError", str(exc))
@@ -199,13 +208,22 @@ class PodRunner:
                 return None
         return None
 
-    def _run_once(self, env: dict[str, str], argv: list[str]) -> int | None:
-        """Run the container once; its exit code, or None when the pod is being stopped."""
-        log = self.log_file
+    def working_dir(self) -> Path:
+        """The container's workingDir when the host has it, else the pod's root folder."""
         working_dir = self.container.get("workingDir")
         cwd = Path(podspec.map_paths(working_dir, {})) if working_dir and Path(working_dir).is_dir() \
             else self.folder / "root"
         cwd.mkdir(parents=True, exist_ok=True)
+        return cwd
+
+    def running(self) -> bool:
+        """The container runs now (a process, not waiting to restart nor finished)."""
+        return self.process is not None and self.process.poll() is None and "running" in self.state
+
+    def _run_once(self, env: dict[str, str], argv: list[str]) -> int | None:
+        """Run the container once; its exit code, or None when the pod is being stopped."""
+        log = self.log_file
+        cwd = self.working_dir()
         try:
             self.process = Process(f"pod {self.namespace}/{self.name}", argv, env, log, self.runtime.registry, cwd=cwd)
         except OSError as exc:
@@ -225,7 +243,12 @@ class PodRunner:
             else None
         self.started = startup is None
         self.ready = self.started and readiness is None
-        self.publish()
+        # The kubelet sees a started container at its next relist (PLEG, every second): one that exits before is
+        # never reported running, nor ready (pkg/kubelet/pleg/generic.go).
+        while self.process.poll() is None and time.monotonic() - began < RELIST and not self.stopping.wait(0.05):
+            pass
+        if self.process.poll() is None:
+            self.publish()
         killed_reason = ""
         while True:
             if self.stopping.is_set():

@@ -36,8 +36,16 @@ PORT = 5432
 PG_HBA = ("# written by the sandbox's CNPG controller\n"
           "local all all trust\n"
           "local replication all trust\n"
+          # replicas clone and stream from the primary as streaming_replica (replication.py; CNPG: a TLS client cert)
+          "host replication streaming_replica 127.0.0.0/8 trust\n"
           "host all all 127.0.0.0/8 scram-sha-256\n"
           "host all all ::1/128 scram-sha-256\n")
+# Where CNPG's instance container keeps its data, sockets and temporary files (pkg/specs/pods.go PgDataPath,
+# pkg/postgres/configuration.go SocketDirectory, TemporaryDirectory), as the instance Pod's env names them: on this
+# host they are the instance's own folders (Instance.container_paths).
+CNPG_PGDATA = "/var/lib/postgresql/data/pgdata"
+CNPG_SOCKETS = "/controller/run"
+CNPG_TMP = "/controller/tmp"
 
 
 class PostgresError(Exception):
@@ -183,6 +191,11 @@ class Instance(Postgres):
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def container_paths(self) -> dict[str, Path]:
+        """CNPG's paths in the instance container -> this instance's folders (what pods/exec maps them to)."""
+        return {CNPG_PGDATA: self.data_dir, CNPG_SOCKETS: self.socket_dir,
+                CNPG_TMP: make_postgres_dir(self.root / "tmp")}
 
     def wait_accepting(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -68,6 +68,21 @@ def test_object_store_keeps_thirty_days_and_reads_credentials_from_the_secret():
     assert "serverName" not in conf  # the plugin refuses it here: it belongs to the Cluster's plugin parameters
 
 
+def test_a_private_ca_is_given_to_the_object_store_and_to_the_servers_s3_client():
+    """The ObjectStore's `endpointCA` (the Barman Cloud Plugin's CRD, ../shared/schemas) is a Secret key reference;
+    boto3, MLflow's S3 client, reads a bundle from AWS_CA_BUNDLE."""
+    assert "endpointCA" not in one(openshift(), "ObjectStore")["spec"]["configuration"]
+    assert "AWS_CA_BUNDLE" not in env_of(container(openshift()))
+    objects = openshift({"backup": {"s3": {"endpointCA": {"secretName": "s3-ca", "key": "bundle.pem"}}},
+                         "mlflow": {"artifacts": {"endpointCA": {"secretName": "s3-ca"}}}})
+    assert one(objects, "ObjectStore")["spec"]["configuration"]["endpointCA"] == {"name": "s3-ca", "key": "bundle.pem"}
+    server = container(objects)
+    assert env_of(server)["AWS_CA_BUNDLE"] == "/etc/mlflow/s3-ca/ca.crt"
+    assert {"name": "s3-ca", "mountPath": "/etc/mlflow/s3-ca", "readOnly": True} in server["volumeMounts"]
+    volumes = one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "s3-ca", "secret": {"secretName": "s3-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}} in volumes
+
+
 def test_backup_settings_follow_the_values():
     objects = openshift({"backup": {"retentionPolicy": "8w", "schedule": "0 30 1 * * *", "objectStoreName": "store"}})
     assert one(objects, "ObjectStore", "store")["spec"]["retentionPolicy"] == "8w"
@@ -437,3 +452,7 @@ def test_helm_never_deletes_a_database_cluster_unless_told_to():
     assert kept["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     released = one(render({"postgresql": {"keepOnRemoval": False}}), "Cluster")
     assert "helm.sh/resource-policy" not in (released["metadata"].get("annotations") or {})
+    # The store a kept cluster archives into and restores from stays with it.
+    assert one(render(), "ObjectStore")["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    store = one(render({"postgresql": {"keepOnRemoval": False}}), "ObjectStore")
+    assert "helm.sh/resource-policy" not in (store["metadata"].get("annotations") or {})

@@ -55,6 +55,8 @@ class Sandbox:
     def start(cls) -> Sandbox:
         root = Path(tempfile.mkdtemp(prefix="e2e-"))
         root.chmod(0o755)  # postgres traverses to its data folders under the state dir
+        # The sandbox's default S3: HTTPS signed by a private CA, which the inventory gives deploy.yml (the s3-ca
+        # Secret the ObjectStore's endpointCA and the server name) and the playbooks' catalog reads trust.
         sandbox = cls(SandboxCluster(root).start(), root)
         sandbox.create_buckets()
         return sandbox
@@ -76,7 +78,8 @@ class Sandbox:
     def s3(self):
         s3 = self.info["s3"]
         return boto3.client("s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key_id"],
-                            aws_secret_access_key=s3["secret_access_key"], region_name=s3["region"])
+                            aws_secret_access_key=s3["secret_access_key"], region_name=s3["region"],
+                            verify=s3.get("ca_bundle") or True)
 
     def create_buckets(self) -> None:
         """The object store's buckets exist before MLflow is deployed (as they would in production)."""
@@ -86,7 +89,8 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """What `. .sandbox/env.sh` gives a person: kubeconfig, helm on PATH, name resolution, the S3 endpoint."""
-        return dict(self.cluster.env, **self.info["resolver_env"], SANDBOX_S3_ENDPOINT=self.info["s3"]["endpoint"])
+        return dict(self.cluster.env, **self.info["resolver_env"], SANDBOX_S3_ENDPOINT=self.info["s3"]["endpoint"],
+                    SANDBOX_S3_CA_BUNDLE=self.info["s3"].get("ca_bundle") or "")
 
     # --- playbooks -------------------------------------------------------------------------------------------
 
@@ -105,7 +109,9 @@ class Sandbox:
 
     def values(self, namespace: str, version: str) -> dict[str, Any]:
         """The sandbox inventory's chart values, for `version`, backing up under a folder of the namespace."""
-        text = json.dumps(GROUP_VARS["mlflow_values"]).replace("{{ __sandbox_s3 }}", self.info["s3"]["endpoint"])
+        ca_secret = "s3-ca" if self.info["s3"].get("ca_bundle") else ""
+        text = json.dumps(GROUP_VARS["mlflow_values"]).replace("{{ __sandbox_s3 }}", self.info["s3"]["endpoint"]) \
+            .replace("{{ __sandbox_s3_ca_secret }}", ca_secret)
         values = json.loads(text)
         values["mlflow"]["image"]["tag"] = version
         values["backup"]["s3"]["destinationPath"] = f"s3://mlflow-backups/{namespace}"

@@ -3,7 +3,8 @@ nothing (the runs logged before are still in the database, the old cluster is st
 converge once the cause is gone.
 
 The faults are real: a database user without the right to finish the migration, the cluster's PostgreSQL shut
-down while the migration waits inside its transaction, the API server and the object store refusing connections
+down while the migration waits inside its transaction (and, on a two-instance cluster, its primary's pod deleted
+there: a failover to the replica), the API server and the object store refusing connections
 (tests/e2e/faults.py puts a gate in front of them), a server option the new MLflow cannot start with, and the
 playbook killed half-way through a recovery.
 """
@@ -108,14 +109,19 @@ def test_a_migration_the_database_user_cannot_finish_then_a_new_version_that_nev
 def test_postgres_stopped_during_the_migration_then_the_api_unreachable_mid_upgrade(
         sandbox: Sandbox, namespace: str, tmp_path: Path):
     """Case 4: PostgreSQL is shut down while the migration waits inside its transaction (a table lock holds it
-    there); the sandbox's CNPG controller starts it again. Case 2: the API server refuses connections while the
+    there); the sandbox's CNPG controller starts it again. Case 4b: the same wait ended by a failover (the
+    primary's pod deleted; the database has two instances). Case 2: the API server refuses connections while the
     migrate Job runs; the Job finishes in the cluster without the playbook."""
-    assert_ok(sandbox.deploy(namespace, "3.4.0"))
+    values = sandbox.values(namespace, "3.4.0")
+    values["postgresql"]["instances"] = 2  # a primary and a streaming replica, for the failover
+    inventory = {"mlflow_values": values}
+    assert_ok(sandbox.deploy(namespace, "3.4.0", extra_vars=inventory))
     runs = seed(sandbox, namespace)
     revision = faults.tracking_revision(sandbox, namespace, CLUSTER)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        upgrade = pool.submit(sandbox.run, "upgrade", namespace, "3.4.0", extra_vars={"mlflow_tag": "3.5.0"})
+        upgrade = pool.submit(sandbox.run, "upgrade", namespace, "3.4.0",
+                              extra_vars={**inventory, "mlflow_tag": "3.5.0"})
         # The table must be locked before the migration reaches it: the Job's pod takes seconds to import MLflow.
         faults.wait_while_running(lambda: not upgrade.done(), lambda: faults.migrate_jobs(sandbox, namespace), 900,
                                   "the migrate Job")
@@ -128,15 +134,43 @@ def test_postgres_stopped_during_the_migration_then_the_api_unreachable_mid_upgr
     message = failure_message(failed)
     assert failed.returncode != 0
     assert "failed during migrate" in message and "server closed the connection unexpectedly" in message, message
-    # The revisions could not be read while PostgreSQL restarted: the message says so and gives both ways out.
-    assert "could not be read again" in message and "WERE applied" not in message, message
-    assert "rerun the upgrade" in message and "playbooks/recover.yml -e recovery_target_time=" in message, message
+    # The helper reads the revisions again for up to 30 s (mlflow_migrate_runner.REREAD_SECONDS): when PostgreSQL
+    # is back by then, no revision was applied and the image goes back; otherwise the message says they are
+    # unknown and gives both ways out.
+    assert "WERE applied" not in message, message
+    if "could not be read again" in message:
+        assert "rerun the upgrade" in message and "playbooks/recover.yml -e recovery_target_time=" in message, message
+    else:
+        assert "No revision was applied" in message and "playbooks/upgrade.yml -e mlflow_tag=3.5.0" in message, message
     wait_for(lambda: faults.postmaster_pid(sandbox, namespace, CLUSTER) not in (None, stopped), 120,
              "the CNPG controller to start PostgreSQL again")
     wait_for(lambda: stored_runs(sandbox, namespace) == runs, 60, "the runs in the restarted database")
     assert faults.tracking_revision(sandbox, namespace, CLUSTER) == revision  # the transaction rolled back
 
-    rerun = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={"mlflow_tag": "3.5.0"})
+    # Case 4b: the primary's pod is deleted while the migration waits: CNPG promotes the replica and -rw leads to
+    # it; the migration's session is gone with the old primary, so the upgrade fails as in case 4.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upgrade = pool.submit(sandbox.run, "upgrade", namespace, "3.4.0",
+                              extra_vars={**inventory, "mlflow_tag": "3.5.0"})
+        holder = hold_table(sandbox, namespace, "evaluation_dataset_records")
+        faults.wait_while_running(lambda: not upgrade.done(), lambda: migration_waiting(sandbox, namespace), 900,
+                                  "the migration to wait for the table lock", interval=0.3)
+        sandbox.cluster.kubectl("-n", namespace, "delete", "pod", f"{CLUSTER}-1", "--wait=false")
+        holder.join(timeout=30)
+        failed = upgrade.result()
+    message = failure_message(failed)
+    assert failed.returncode != 0
+    assert "failed during migrate" in message and "server closed the connection unexpectedly" in message, message
+    # The promoted replica answers within the helper's 30 s of reading again, as a rule; either way the message names
+    # the rerun.
+    assert "could not be read again" in message or "No revision was applied" in message, message
+    assert "playbooks/upgrade.yml -e mlflow_tag=3.5.0" in message, message
+    wait_for(lambda: cluster_instances(sandbox, namespace) == (f"{CLUSTER}-2", 2), 180,
+             "the replica to be the primary and the old primary back as a replica")
+    wait_for(lambda: stored_runs(sandbox, namespace) == runs, 60, "the runs after the failover")
+    assert faults.tracking_revision(sandbox, namespace, CLUSTER) == revision  # rolled back on the new primary too
+
+    rerun = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={**inventory, "mlflow_tag": "3.5.0"})
     assert_ok(rerun)
     serves(sandbox, namespace, "3.5.0", runs, timeout=60)
 
@@ -146,6 +180,7 @@ def test_postgres_stopped_during_the_migration_then_the_api_unreachable_mid_upgr
     kubeconfig = faults.gated_kubeconfig(sandbox, gate, tmp_path)
     env = {"KUBECONFIG": str(kubeconfig), "K8S_AUTH_KUBECONFIG": str(kubeconfig)}
     values = sandbox.values(namespace, "3.5.0")
+    values["postgresql"]["instances"] = 2
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             upgrade = pool.submit(faults.run, sandbox, "upgrade", namespace, values, {"mlflow_tag": "3.17.2"}, env)
@@ -173,6 +208,14 @@ def test_postgres_stopped_during_the_migration_then_the_api_unreachable_mid_upgr
         serves(sandbox, namespace, "3.17.2", runs, timeout=60)
     finally:
         gate.shutdown()
+
+
+def cluster_instances(sandbox: Sandbox, namespace: str) -> tuple[str, int] | None:
+    """(currentPrimary, readyInstances) of a healthy Cluster, else None."""
+    status = sandbox.cluster.get("clusters.postgresql.cnpg.io", CLUSTER, "-n", namespace).get("status") or {}
+    if status.get("phase") != "Cluster in healthy state":
+        return None
+    return status.get("currentPrimary"), status.get("readyInstances")
 
 
 def mlflow_stopped_by_helm(sandbox: Sandbox, namespace: str) -> bool:

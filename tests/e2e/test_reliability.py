@@ -205,9 +205,10 @@ def assert_inert(label: str, before: dict[str, Any], after: dict[str, Any], sche
 
 def test_every_playbook_at_vvv_with_diff_leaks_no_secret_and_is_inert_in_check_mode(
         sandbox: Sandbox, namespace: str, tmp_path: Path):
-    """deploy, upgrade (3.4.0 -> 3.5.0, a schema change), backup_check, recovery_drill and recover, each first with
-    --check (then the cluster, the databases and the object store must be as before) and then for real, all at -vvv
-    --diff in one namespace; at the end every secret the runs knew is searched in everything they left."""
+    """deploy, upgrade (3.4.0 -> 3.5.0, a schema change), backup_check, recovery_drill, recover and decommission (of
+    the cluster the recovery superseded), each first with --check (then the cluster, the databases and the object
+    store must be as before) and then for real, all at -vvv --diff in one namespace; at the end every secret the runs
+    knew is searched in everything they left."""
     audit = Audit(sandbox)
     steps: list[Step] = []
     cluster = "pg-cluster-v1"
@@ -265,6 +266,10 @@ def test_every_playbook_at_vvv_with_diff_leaks_no_secret_and_is_inert_in_check_m
 
     secrets = known_secrets(sandbox, namespace, ["pg-cluster-v1", "pg-cluster-v2"])
     assert len(secrets) >= 14, "every secret at least plain and base64-encoded expected"
+    # The secrets are read before decommission.yml deletes pg-cluster-v1 (and its pg-cluster-v1-app Secret with it).
+    cluster = "pg-cluster-v2"  # what check mode must leave as it was: the release's cluster now
+    step("decommission", check=True, decommission_cluster="pg-cluster-v1")
+    step("decommission", check=False, decommission_cluster="pg-cluster-v1", decommission_confirm="pg-cluster-v1")
     # The search works where the values do belong: deploy.yml's writes of Secrets carry the S3 key, base64-encoded.
     secret_writes = [entry["body"] for entry in deployed.audit if entry.get("resource") == "secrets"]
     assert any(form in body for body in secret_writes for form, name in secrets.items()

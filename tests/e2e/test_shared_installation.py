@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.sandbox_flows import Sandbox, assert_ok, changed_tasks, failure_message, wait_for_base_backup
-from tests.e2e.test_recover_drill import CLUSTER
-from tests.sandbox.runtime_stack import Stack
 
 pytestmark = pytest.mark.slow
 VERSION = "3.5.0"
@@ -66,6 +64,13 @@ def test_recover_refuses_a_target_outside_the_window_before_changing_anything(sa
     assert "first recoverability point" in failure_message(too_early)
     naive = sandbox.run("recover", namespace, VERSION, extra_vars={"recovery_target_time": "2026-01-01T00:00:00"})
     assert naive.returncode != 0 and "zone" in failure_message(naive)
+    # The backups were taken by the operator's default, PostgreSQL 18; CNPG restores only into the same major
+    # (docs/src/bootstrap.md), so an image of 17 would leave the new cluster never ready: refused first.
+    other_major = sandbox.run("recover", namespace, VERSION, extra_vars={
+        "recovery_postgresql_image": "ghcr.io/cloudnative-pg/postgresql:17.6-standard-trixie"})
+    assert other_major.returncode != 0
+    assert "was taken by PostgreSQL 18, and the new cluster's image ghcr.io/cloudnative-pg/postgresql:17.6-standard-" \
+        "trixie runs PostgreSQL 17" in failure_message(other_major)
     assert sandbox.snapshot() == before
 
 
@@ -74,7 +79,7 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(sandbox: Sandbox
     client = sandbox.mlflow(namespace)
     experiment = client.create_experiment("drill")
     client.log_run(experiment, "after-the-base-backup")
-    Stack(sandbox.cluster, namespace).switch_wal_and_wait_archived(CLUSTER)
+    # No manual pg_switch_wal(): the drill writes its marker and archives production's newest writes itself.
     production = {key: value for key, value in sandbox.snapshot().items() if key[1] == namespace}
     s3_before = sorted(o["Key"] for o in sandbox.s3().list_objects_v2(Bucket="mlflow-backups",
                                                                       Prefix=f"{namespace}/")["Contents"])
@@ -88,6 +93,7 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(sandbox: Sandbox
     assert report["rpo_basis"] == "production's newest run"
     assert report["rpo_seconds"] == 0
     assert report["wal_replayed_past_base_backup"] is True
+    assert report["wal_replay_proof"].startswith("a marker written into production")
     assert report["runs"] == 1
     namespaces = [item["metadata"]["name"] for item in sandbox.cluster.get("namespaces")["items"]]
     assert report["drill_namespace"] not in namespaces

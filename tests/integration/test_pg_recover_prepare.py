@@ -150,6 +150,12 @@ def test_window_and_chosen_backup_agree_with_barman_cloud(pg_factory, barman_sto
 
     latest = prepare({"values_file": str(values_file), "object_store": store}).result
     assert latest["backup"]["id"] == second_id and latest["target_time"] is None
+    # barman records the server's server_version_num in backup.info; CNPG restores only into the same major.
+    major = int(source.sql("SHOW server_version_num")[0][0]) // 10000
+    assert latest["backup"]["postgresql_major"] == major
+    same_major = prepare({"values_file": str(values_file), "object_store": store,
+                          "postgresql_image": f"ghcr.io/cloudnative-pg/postgresql:{major}.4-standard-bookworm"})
+    assert same_major.returncode == 0 and not same_major.result.get("warnings"), same_major.result
 
     older = prepare({"values_file": str(values_file), "object_store": store, "backup_id": first_id,
                      "target_time": listed[second_id]["end_time_iso"]})
@@ -165,6 +171,9 @@ def test_window_and_chosen_backup_agree_with_barman_cloud(pg_factory, barman_sto
         ({"target_time": rfc3339(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))},
          ["is in the future"]),
         ({"target_time": between.strftime("%Y-%m-%dT%H:%M:%S")}, ["has no time zone", "Z"]),
+        ({"postgresql_image": f"ghcr.io/cloudnative-pg/postgresql:{major + 1}.1-system-trixie"},
+         [f"base backup {second_id} was taken by PostgreSQL {major}", f"runs PostgreSQL {major + 1}",
+          f"Recover with a PostgreSQL {major} image"]),
     ]
     results = prepare_each([{"values_file": str(values_file), "object_store": store, **case[0]} for case in refusals])
     for result, case in zip(results, refusals):

@@ -30,6 +30,10 @@ class SandboxCluster:
     env: dict[str, str] = field(default_factory=dict)
     # "real": processes behind the objects (PostgreSQL, MLflow, builds, S3); "stand-in": status only, faster.
     controllers: str = "real"
+    # The sandbox's S3 (`up --s3-scheme`, `--s3-reach`): HTTPS with the sandbox's S3 CA by default; "http" is the
+    # lenient setting for flows that cannot pass a CA yet; "in-cluster": a name only pods resolve.
+    s3_scheme: str = "https"
+    s3_reach: str = "external"
 
     @property
     def state_dir(self) -> Path:
@@ -69,8 +73,10 @@ class SandboxCluster:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, TMPDIR=str(self.root / "tmp"), HOME=str(self.root / "home"))
         self.env.pop("KUBECONFIG", None)
-        self.env.pop("SANDBOX_CONTROLLERS", None)
-        result = self.sandbox("up", *(["--stand-ins"] if self.controllers == "stand-in" else []))
+        for name in ("SANDBOX_CONTROLLERS", "SANDBOX_S3_SCHEME", "SANDBOX_S3_REACH"):
+            self.env.pop(name, None)
+        result = self.sandbox("up", *(["--stand-ins"] if self.controllers == "stand-in" else []),
+                              "--s3-scheme", self.s3_scheme, "--s3-reach", self.s3_reach)
         assert result.stdout.strip() == str(self.kubeconfig), result.stderr
         self.env.update(KUBECONFIG=str(self.kubeconfig), K8S_AUTH_KUBECONFIG=str(self.kubeconfig),
                         PATH=f"{self.state_dir / 'bin'}:{self.env['PATH']}", ANSIBLE_NOCOLOR="1",

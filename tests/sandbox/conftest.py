@@ -33,6 +33,8 @@ def fixture_cluster() -> Iterator[SandboxCluster]:
 def fixture_real_cluster() -> Iterator[SandboxCluster]:
     """A sandbox with real processes behind the objects (PostgreSQL, MLflow, barman-cloud, moto S3)."""
     root = Path(tempfile.mkdtemp(prefix="sandbox-runtime-tests-"))
+    # The default S3: HTTPS signed by the sandbox's S3 CA, which runtime_stack passes as deploy.yml does (the s3-ca
+    # Secret named by the chart's endpointCA values).
     sandbox = SandboxCluster(root).start()
     yield sandbox
     sandbox.stop()
@@ -73,6 +75,6 @@ def fixture_demo_chart(tmp_path: Path) -> Path:
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n"
         "  replicas: {{ .Values.replicas }}\n  selector: {matchLabels: {app: {{ .Release.Name }}}}\n"
         "  template:\n    metadata: {labels: {app: {{ .Release.Name }}}}\n"
-        "    spec: {containers: [{name: app, image: 'registry.example.com/demo:1.0'}]}\n")
+        "    spec: {containers: [{name: app, image: 'busybox:1.36'}]}\n")
     (chart / "templates" / "NOTES.txt").write_text("Greeting is {{ .Values.greeting }}.\n")
     return chart

@@ -28,6 +28,7 @@ CHART = REPO_ROOT / "charts" / "mlflow"
 ADMIN = ("admin", "Adm1n-test-Passw0rd")
 BACKUP_BUCKET = "sandbox-backups"
 ARTIFACT_BUCKET = "sandbox-artifacts"
+S3_CA_SECRET = "s3-ca"
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
@@ -74,7 +75,8 @@ class Stack:
     def s3(self):
         s3 = self.info["s3"]
         return boto3.client("s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key_id"],
-                            aws_secret_access_key=s3["secret_access_key"], region_name=s3["region"])
+                            aws_secret_access_key=s3["secret_access_key"], region_name=s3["region"],
+                            verify=s3.get("ca_bundle") or True)
 
     def service_address(self, name: str) -> str:
         """The Service's loopback address: 127.K.A.B for the cluster IP 10.96.A.B (K: this sandbox's /16)."""
@@ -109,12 +111,19 @@ class Stack:
                              f"--from-literal=AWS_SECRET_ACCESS_KEY={info['secret_access_key']}")
         self.cluster.kubectl("-n", self.namespace, "create", "secret", "generic", "mlflow-flask-secret",
                              "--from-literal=MLFLOW_FLASK_SERVER_SECRET_KEY=sandbox-flask-secret")
+        if info.get("ca_bundle"):
+            self.cluster.kubectl("-n", self.namespace, "create", "secret", "generic", S3_CA_SECRET,
+                                 f"--from-file=ca.crt={info['ca_bundle']}")
 
     def values(self, version: str, **extra: Any) -> dict[str, Any]:
+        # The S3's private CA (HTTPS, the sandbox's default), as deploy.yml passes it: the s3-ca Secret, named by
+        # the ObjectStore's endpointCA and the server's artifact client.
+        ca = {"secretName": S3_CA_SECRET if self.info["s3"].get("ca_bundle") else ""}
         values = {
             "mlflow": {"workers": 1, "image": {"tag": version},
-                       "artifacts": {"endpointURL": self.s3_endpoint, "destination": f"s3://{ARTIFACT_BUCKET}/"}},
-            "backup": {"s3": {"endpointURL": self.s3_endpoint,
+                       "artifacts": {"endpointURL": self.s3_endpoint, "destination": f"s3://{ARTIFACT_BUCKET}/",
+                                     "endpointCA": ca}},
+            "backup": {"s3": {"endpointURL": self.s3_endpoint, "endpointCA": ca,
                               "destinationPath": f"s3://{BACKUP_BUCKET}/{self.namespace}"}},
             "route": {"appsDomain": "apps.sandbox.local"},
         }

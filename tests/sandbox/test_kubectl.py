@@ -21,7 +21,7 @@ DEPLOYMENT = textwrap.dedent("""\
         spec:
           containers:
           - name: app
-            image: registry.example.com/web:1.0
+            image: busybox:1.36
             env: [{name: MODE, value: blue}]
             ports: [{containerPort: 8080}]
     """)
@@ -116,7 +116,7 @@ def test_job_completes_and_wait_sees_it(cluster: SandboxCluster, namespace: str)
           template:
             spec:
               restartPolicy: Never
-              containers: [{name: tool, image: registry.example.com/tool:1, command: ["true"]}]
+              containers: [{name: tool, image: busybox:1.36, command: ["true"]}]
         """)
     cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=job_manifest)
     cluster.kubectl("wait", "job/once", "-n", namespace, "--for=condition=Complete", "--timeout=30s")
@@ -126,7 +126,7 @@ def test_job_completes_and_wait_sees_it(cluster: SandboxCluster, namespace: str)
     assert job["spec"]["selector"]["matchLabels"] == {
         "batch.kubernetes.io/controller-uid": job["metadata"]["uid"]}
     # A Job's pod template cannot change.
-    changed = job_manifest.replace("image: registry.example.com/tool:1", "image: registry.example.com/tool:2")
+    changed = job_manifest.replace("image: busybox:1.36", "image: busybox:1.37")
     refused = cluster.kubectl("apply", "-n", namespace, "-f", "-", stdin=changed, check=False)
     assert refused.returncode != 0 and "spec.template: Invalid value: field is immutable" in refused.stderr
 

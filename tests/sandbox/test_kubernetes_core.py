@@ -18,7 +18,7 @@ spec:
   template:
     metadata: {{labels: {{app: web}}}}
     spec:
-      containers: [{{name: app, image: "registry.example.com/web:1.0", env: [{{name: A, value: "1"}}]}}]
+      containers: [{{name: app, image: "busybox:1.36", env: [{{name: A, value: "1"}}]}}]
 """
 
 
@@ -168,7 +168,7 @@ def test_wait_condition_that_never_holds_fails_after_the_timeout(cluster: Sandbo
                 template:
                   spec:
                     restartPolicy: Never
-                    containers: [{{name: c, image: "registry.example.com/tool:1"}}]
+                    containers: [{{name: c, image: "busybox:1.36"}}]
           register: r_wait
           ignore_errors: true
         - name: The Job is complete

@@ -122,7 +122,8 @@ def test_an_unbuilt_image_tag_cannot_be_pulled(stack: Stack):
     def waiting():
         pods = stack.items("pods", "-l", "app=unbuilt")
         state = pods[0].get("status", {}).get("containerStatuses", [{}])[0].get("state", {}) if pods else {}
-        return state.get("waiting")
+        # ErrImagePull at each attempt, ImagePullBackOff in between (kubelet's image_manager.go)
+        return state.get("waiting") if state.get("waiting", {}).get("reason") == "ImagePullBackOff" else None
     waiting_state = wait_until(waiting, 60, "the pod to wait for its image")
     assert waiting_state["reason"] == "ImagePullBackOff"
     assert "v9.9.9" in waiting_state["message"]

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import (
-    BackupInfo, CatalogError, ServerCatalog, WalObject, check_new_folder, check_source, choose_backup,
+    BackupInfo, CatalogError, ServerCatalog, WalObject, check_major, check_new_folder, check_source, choose_backup,
     decompress_head, parse_backup_info, parse_wal_header, recovery_window, split_destination, window_as_result)
 
 UTC = datetime.timezone.utc
@@ -71,7 +71,8 @@ def test_parse_backup_info_of_a_real_backup():
     assert (info.timeline, info.system_id, info.begin_wal) == (1, "7713871947815953591", "000000010000000000000002")
     assert info.as_result() == {"id": "20261130T080253", "begin": "2026-11-30T08:02:53.068603Z",
                                 "end": "2026-11-30T08:02:53.620357Z", "timeline": 1,
-                                "begin_wal": "000000010000000000000002", "end_wal": "000000010000000000000002"}
+                                "begin_wal": "000000010000000000000002", "end_wal": "000000010000000000000002",
+                                "postgresql_major": 15}
 
 
 def test_started_backup_is_not_done():
@@ -235,3 +236,32 @@ def test_split_destination(path, expected):
 def test_destination_must_be_s3():
     with pytest.raises(CatalogError, match="not an s3:// URL"):
         split_destination("https://bucket/path")
+
+
+# CloudNativePG restores only into the same major (docs/src/bootstrap.md); it reads the major from the image's tag
+# (pkg/postgres/version.go, GetPostgresVersionFromTag); barman records server_version_num as `version`.
+@pytest.mark.parametrize("image", ["ghcr.io/cloudnative-pg/postgresql:15.10-standard-bookworm",
+                                   "registry.local:5000/postgresql:15", "postgresql:15.4@sha256:" + "a" * 64])
+def test_an_image_of_the_backups_major_is_accepted(image):
+    assert check_major(parse_backup_info(BACKUP_INFO, "20261130T080253"), image) == []
+
+
+def test_an_image_of_another_major_is_refused_naming_both():
+    with pytest.raises(CatalogError) as refused:
+        check_major(parse_backup_info(BACKUP_INFO, "20261130T080253"),
+                    "ghcr.io/cloudnative-pg/postgresql:18.6-system-trixie")
+    assert str(refused.value).startswith(
+        "base backup 20261130T080253 was taken by PostgreSQL 15, and the new cluster's image "
+        "ghcr.io/cloudnative-pg/postgresql:18.6-system-trixie runs PostgreSQL 18: CloudNativePG restores a backup only "
+        "into the same major")
+    assert "Recover with a PostgreSQL 15 image (postgresql.imageName)" in str(refused.value)
+
+
+@pytest.mark.parametrize(("image", "info", "unknown"), [
+    ("postgresql@sha256:" + "b" * 64, BACKUP_INFO, "names no PostgreSQL version in its tag"),
+    ("postgresql:latest", BACKUP_INFO, "names no PostgreSQL version in its tag"),
+    ("postgresql:17", BACKUP_INFO.replace("version=150018\n", ""), "records no server version"),
+])
+def test_an_unknown_major_is_a_warning_not_a_guess(image, info, unknown):
+    warnings = check_major(parse_backup_info(info, "20261130T080253"), image)
+    assert len(warnings) == 1 and unknown in warnings[0]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.controllers.cnpg_images import DEFAULT_IMAGE, cluster_image, major_of_image, operator_image
+from sandbox.controllers.cnpg_images import (
+    DEFAULT_IMAGE, cluster_image, major_of_image, operator_image, version_num)
 
 
 @pytest.mark.parametrize("image, major", [
@@ -55,3 +56,15 @@ def test_a_cluster_keeps_the_default_image_it_was_created_with_when_the_operator
     created_after = SimpleNamespace(client=upgraded_operator, cluster={"spec": {}})
     assert ClusterRunner.requested_image(created_before)[1] == 17
     assert ClusterRunner.requested_image(created_after) == (DEFAULT_IMAGE, 18)
+
+
+@pytest.mark.parametrize("image, major, expected", [
+    ("ghcr.io/cloudnative-pg/postgresql:18.6-system-trixie", 18, 180006),
+    ("ghcr.io/cloudnative-pg/postgresql:17", 17, 170000),
+    ("postgresql:17.2@sha256:" + "c" * 64, 17, 170002),
+    # a catalog's major wins over a tag that says another (the image of an ImageCatalog entry)
+    ("ImageCatalog/standard:16", 16, 160000),
+])
+def test_the_version_barman_records_is_the_images_server_version_num(image, major, expected):
+    """barman writes the server's server_version_num into backup.info as `version` (barman/infofile.py)."""
+    assert version_num(image, major) == expected

@@ -17,8 +17,10 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_job im
     job_outcome,
     job_state,
     new_run_token,
+    secret_references,
     secret_values,
 )
+from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate import misplaced_options
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_local import helper_program
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import event_line, make_plan
 
@@ -245,3 +247,35 @@ def test_secret_values_of_an_ini_mask_the_uri_password():
     secret = {"data": {"basic-auth.ini": base64.b64encode(ini.encode()).decode()}}
     values = secret_values(secret, "basic-auth.ini")
     assert "p@ss" in values
+
+
+def test_a_tracking_uri_without_credentials_goes_in_as_a_value_next_to_the_libpq_environment():
+    """A CloudNativePG application Secret the user provides (bootstrap.recovery.secret) has no `uri` key: the Job
+    then gets the URI as a value and libpq its host and credentials from the environment, as the chart's server."""
+    pg_env = [{"name": "PGHOST", "value": "pg-cluster-v2-rw"},
+              {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}]
+    job = manifest(tracking_uri_secret=None, tracking_uri="postgresql+psycopg2:///mlflow", extra_env=pg_env)
+    env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    by_name = {item["name"]: item for item in env}
+    assert by_name["MLFLOW_MIGRATE_TRACKING_URI"] == {"name": "MLFLOW_MIGRATE_TRACKING_URI",
+                                                      "value": "postgresql+psycopg2:///mlflow"}
+    assert by_name["PGHOST"]["value"] == "pg-cluster-v2-rw"
+    assert by_name["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "creds", "key": "password"}
+    assert secret_references({"tracking_uri_secret": None, "auth_uri_secret": None,
+                              "auth_config_secret": {"name": "mlflow-auth-config", "key": "basic-auth.ini"}}) == [
+        {"name": "mlflow-auth-config", "key": "basic-auth.ini", "option": "auth_config_secret"}]
+
+
+@pytest.mark.parametrize(("uri", "problem"), [
+    ("postgresql+psycopg2:///mlflow", None),
+    ("postgresql+psycopg2://mlflow@pg-cluster-v2-rw:5432/mlflow", None),
+    ("postgresql+psycopg2://mlflow:s3cret@pg-cluster-v2-rw/mlflow", "tracking_uri carries a password"),
+    ("not a uri", "tracking_uri: it does not look like a SQLAlchemy URI"),
+])
+def test_a_job_tracking_uri_may_name_the_database_but_never_carry_a_password(uri, problem):
+    found = misplaced_options({"mode": "job", "backend_store_uri": None, "auth_db_uri": None, "mlflow_python": None,
+                               "tracking_uri": uri})
+    if problem is None:
+        assert found is None
+    else:
+        assert found.startswith(problem) and "s3cret" not in found
