@@ -8,7 +8,7 @@ SANITY_PYTHONS ?= 3.12
 
 # pytest-xdist workers for `make test` (tests/README.md, "Concurrency"): each has its own sandbox, S3 server and
 # scratch folder, and takes the longest work first. 2 fills this 2-core machine (measured: 27 min for 729 tests, against
-# 55-60 serially); 3 only adds contention. `make test TEST_WORKERS=0` runs the suite serially in one process.
+# 55-60 serially; 802 tests today, tests/README.md "Budget"); 3 only adds contention. `make test TEST_WORKERS=0` runs the suite serially in one process.
 TEST_WORKERS ?= 2
 # The test run writes the bytecode of this checkout's own modules (the sandbox, the helm double, the tests), which
 # every sandbox process and helm call imports again; a container's PYTHONDONTWRITEBYTECODE=1 would make each of them

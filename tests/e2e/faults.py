@@ -37,8 +37,9 @@ class TcpGate:
     The listening socket stays: closing and re-binding it can leave a connection in the old accept queue that
     nobody answers, which is a hung server rather than an unreachable one."""
 
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, scheme: str = "http"):
         self.target = (target_host, target_port)
+        self.scheme = scheme  # what the clients speak through it (TLS passes through untouched)
         self._closed = threading.Event()
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -51,11 +52,12 @@ class TcpGate:
     @classmethod
     def to_url(cls, url: str) -> TcpGate:
         parts = urlsplit(url)
-        return cls(parts.hostname or "127.0.0.1", parts.port or 80)
+        scheme = parts.scheme or "http"
+        return cls(parts.hostname or "127.0.0.1", parts.port or (443 if scheme == "https" else 80), scheme)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def open(self) -> None:
         self._closed.clear()
