@@ -3,9 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The barman-cloud backup catalog of one serverName in S3, and what a point-in-time recovery can use from it.
 
-Layout written by barman-cloud (what the CNPG Barman Cloud Plugin runs):
-`<destinationPath>/<serverName>/base/<backupId>/backup.info` (+ data.tar[.gz]) and
-`<destinationPath>/<serverName>/wals/<timeline+log>/<segment>[.gz|.bz2|...]`.
+The store is read by `backup_catalog_scan.scan_server` (on the control node, or in a Job inside the cluster); this
+file turns its summary into a ServerCatalog and holds the rules.
 
 The rules follow the plugin's catalog (cloudnative-pg/barman-cloud, pkg/catalog): only completed backups count;
 the first recoverability point is the END time of the oldest completed backup; the base backup a recovery uses
@@ -16,25 +15,14 @@ segment: an upper bound of what was archived, used to refuse a target that no ar
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import re
-import struct
-import zlib
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog_scan import scan_server
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.postgres_image import image_major, version_num_major
 from ansible_collections.mlops.mlflow.plugins.module_utils.rfc3339 import format_utc, parse_timestamp
 
 BACKUP_DONE = "DONE"
-# barman-cloud-wal-archive names: a 24-hex-digit segment, optionally `.partial`, optionally compressed.
-WAL_SEGMENT = re.compile(r"^[0-9A-F]{24}(\.partial)?(\.(gz|bz2|xz|lz4|snappy|zst))?$")
-_BACKUP_INFO_KEY = re.compile(r"^base/(?P<id>[^/]+)/backup\.info$")
-# XLogLongPageHeaderData at the start of every WAL segment: magic, info, timeline, page address, remaining length,
-# padding, then the system identifier, segment size and block size (little-endian on the platforms CNPG runs).
-_WAL_LONG_HEADER = struct.Struct("<HHIQI4xQII")
-_XLP_LONG_HEADER = 0x0002
-_WAL_HEADER_BYTES = _WAL_LONG_HEADER.size
 
 
 class CatalogError(CollectionError, ValueError):
@@ -113,25 +101,19 @@ def parse_backup_info(text: str, backup_id: str | None = None) -> BackupInfo:
     )
 
 
-class WalObject:
-    __slots__ = ("key", "name", "last_modified")
-
-    def __init__(self, key: str, last_modified) -> None:
-        self.key = key
-        self.name = key.rsplit("/", 1)[-1]
-        self.last_modified = last_modified
-
-
 class ServerCatalog:
-    """Everything stored under `<destinationPath>/<serverName>/`."""
+    """Everything stored under `<destinationPath>/<serverName>/`: its backups, and of its WAL the count, the newest
+    archive time and (for a folder without backups) the system identifier of the cluster that archived there."""
 
-    def __init__(self, server_name: str, location: str, backups=None, unreadable=None, wal_segments=None,
-                 object_count: int = 0) -> None:
+    def __init__(self, server_name: str, location: str, backups=None, unreadable=None, wal_count: int = 0,
+                 last_wal_time=None, wal_system_id: str | None = None, object_count: int = 0) -> None:
         self.server_name = server_name
         self.location = location
         self.backups = list(backups or [])
         self.unreadable = list(unreadable or [])  # (backup id, reason)
-        self.wal_segments = list(wal_segments or [])
+        self.wal_count = wal_count
+        self.last_wal_time = last_wal_time
+        self.wal_system_id = wal_system_id
         self.object_count = object_count
 
     @property
@@ -149,17 +131,16 @@ class ServerCatalog:
 
     def describe(self) -> str:
         return "%d object(s): %d base backup(s), %d WAL segment(s)" % (
-            self.object_count, len(self.backups) + len(self.unreadable), len(self.wal_segments))
+            self.object_count, len(self.backups) + len(self.unreadable), self.wal_count)
 
 
 def recovery_window(catalog: ServerCatalog) -> dict:
     """first_recoverability_point, last_backup_end, last_wal_time as aware datetimes (None when unknown)."""
     done = catalog.done_backups
-    wal_times = [w.last_modified for w in catalog.wal_segments if w.last_modified is not None]
     return {
         "first_recoverability_point": done[0].end_time if done else None,
         "last_backup_end": max(b.end_time for b in done) if done else None,
-        "last_wal_time": max(wal_times) if wal_times else None,
+        "last_wal_time": catalog.last_wal_time,
     }
 
 
@@ -269,23 +250,19 @@ def check_major(backup: BackupInfo, image: str) -> list:
     return []
 
 
-def check_new_folder(new_catalog: ServerCatalog, source_catalog: ServerCatalog, already_prepared: bool,
-                     read_system_id=None) -> bool:
+def check_new_folder(new_catalog: ServerCatalog, source_catalog: ServerCatalog, already_prepared: bool) -> bool:
     """Refuse a new serverName whose folder is not empty; return True when it holds WAL of this very recovery.
 
     A new cluster checks that its archive folder is empty before archiving ("Expected empty archive"). The one
     exception: values already prepared for this recovery whose new cluster has started archiving, recognised by
-    the PostgreSQL system identifier (a restored cluster keeps the source's). `read_system_id(key)` reads it from
-    a WAL segment when the folder has no backup.info yet.
+    the PostgreSQL system identifier (a restored cluster keeps the source's), read from its oldest WAL segment when
+    the folder has no backup.info yet.
     """
     if new_catalog.is_empty:
         return False
     new_ids = set(new_catalog.system_ids)
-    if not new_ids and read_system_id is not None and new_catalog.wal_segments:
-        oldest = sorted(new_catalog.wal_segments, key=lambda w: w.name)[0]
-        system_id = read_system_id(oldest.key)
-        if system_id:
-            new_ids.add(system_id)
+    if not new_ids and new_catalog.wal_system_id:
+        new_ids.add(new_catalog.wal_system_id)
     source_ids = source_catalog.system_ids
     if already_prepared and new_ids and source_ids and new_ids <= source_ids:
         return True
@@ -302,35 +279,6 @@ def check_new_folder(new_catalog: ServerCatalog, source_catalog: ServerCatalog, 
                                                      new_catalog.describe(), lineage))
 
 
-def parse_wal_header(data: bytes):
-    """The system identifier (decimal string, as backup.info writes it) from a WAL segment's first page, or None."""
-    if len(data) < _WAL_HEADER_BYTES:
-        return None
-    _magic, info, _tli, _pageaddr, _rem, system_id, seg_size, block_size = _WAL_LONG_HEADER.unpack_from(data)
-    if not info & _XLP_LONG_HEADER or seg_size & (seg_size - 1) or not (1 << 20) <= seg_size <= (1 << 30):
-        return None
-    if block_size not in (1024, 2048, 4096, 8192, 16384, 32768) or not system_id:
-        return None
-    return str(system_id)
-
-
-def decompress_head(name: str, data: bytes) -> bytes:
-    """The first bytes of a (possibly compressed) WAL object; empty when the compression cannot be streamed."""
-    name = name.rsplit("/", 1)[-1]
-    try:
-        if name.endswith(".gz"):
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, _WAL_HEADER_BYTES)
-        if name.endswith(".bz2"):
-            return bz2.BZ2Decompressor().decompress(data, _WAL_HEADER_BYTES)
-        if name.endswith(".xz"):
-            return lzma.LZMADecompressor().decompress(data, _WAL_HEADER_BYTES)
-    except (zlib.error, OSError, EOFError, lzma.LZMAError):
-        return b""
-    if WAL_SEGMENT.match(name) and not name.endswith((".lz4", ".snappy", ".zst")):
-        return data
-    return b""
-
-
 def split_destination(destination_path: str):
     """(bucket, key prefix ending in '/' or empty) of `s3://bucket[/path]`."""
     match = re.match(r"^s3://(?P<bucket>[^/]+)/?(?P<path>.*)$", destination_path or "")
@@ -342,39 +290,20 @@ def split_destination(destination_path: str):
     return match.group("bucket"), (path + "/" if path else "")
 
 
-def read_server_catalog(client, destination_path: str, server_name: str) -> ServerCatalog:
-    """List `<destination>/<server>/` with an S3 client (boto3) and read every backup.info found there."""
-    bucket, prefix = split_destination(destination_path)
-    folder = "%s%s/" % (prefix, server_name)
-    location = "s3://%s/%s" % (bucket, folder)
-    backup_keys, wal_segments, count = [], [], 0
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=folder):
-        for item in page.get("Contents", []):
-            count += 1
-            relative = item["Key"][len(folder):]
-            info = _BACKUP_INFO_KEY.match(relative)
-            if info:
-                backup_keys.append((info.group("id"), item["Key"]))
-            elif relative.startswith("wals/") and WAL_SEGMENT.match(relative.rsplit("/", 1)[-1]):
-                wal_segments.append(WalObject(item["Key"], item.get("LastModified")))
+def catalog_from_scan(scan: dict) -> ServerCatalog:
+    """A ServerCatalog from backup_catalog_scan.scan_server's summary (made here or by the in-cluster Job)."""
     backups, unreadable = [], []
-    for backup_id, key in sorted(backup_keys):
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    for backup_id, text in scan["backup_infos"]:
         try:
-            backups.append(parse_backup_info(body.decode("utf-8", errors="replace"), backup_id))
+            backups.append(parse_backup_info(text, backup_id))
         except CatalogError as exc:
             unreadable.append((backup_id, str(exc)))
-    return ServerCatalog(server_name, location, backups, unreadable, wal_segments, count)
+    last_wal_time = parse_timestamp(scan["last_wal_time"]) if scan.get("last_wal_time") else None
+    return ServerCatalog(scan["server_name"], scan["location"], backups, unreadable, scan["wal_count"],
+                         last_wal_time, scan.get("wal_system_id"), scan["object_count"])
 
 
-def system_id_reader(client, destination_path: str):
-    """A `read_system_id(key)` for check_new_folder that fetches only the head of one WAL object."""
-    bucket = split_destination(destination_path)[0]
-
-    def read(key: str):
-        # 64 KiB of a compressed segment is plenty for its first page; an uncompressed one needs 40 bytes.
-        head = client.get_object(Bucket=bucket, Key=key, Range="bytes=0-65535")["Body"].read()
-        return parse_wal_header(decompress_head(key, head))
-
-    return read
+def read_server_catalog(client, destination_path: str, server_name: str) -> ServerCatalog:
+    """Read `<destination>/<server>/` with an S3 client (boto3) on this machine."""
+    bucket, prefix = split_destination(destination_path)
+    return catalog_from_scan(scan_server(client, bucket, prefix, server_name))

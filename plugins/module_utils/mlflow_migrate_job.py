@@ -3,16 +3,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the migration helper as a Kubernetes Job with the target image (job mode of mlflow_migrate).
 
-The manifest builder and the interpretation of a finished Job are plain functions; `JobRun` is the thin adapter
-over kubernetes.core's client, service and waiter (so AWX credential injection, server-side dry-run in check mode
-and kubeconfig redaction work as in every kubernetes.core module).
+The manifest builder and the interpretation of a finished Job are plain functions; `JobRun` is k8s_job's
+KubernetesJob plus the check of the Secrets the migration reads.
 """
 
 from __future__ import annotations
 
 import base64
-import re
-import uuid
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
@@ -20,7 +17,17 @@ try:
 except ImportError:  # the module's client reports the missing kubernetes library first
     pass
 
-from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
+from ansible_collections.mlops.mlflow.plugins.module_utils.k8s_job import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    NAME_LABEL,
+    JobError,
+    KubernetesJob,
+    job_name,
+    job_state,
+    new_run_token,
+    restricted_job,
+)
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import (
     outcome,
     parse_events,
@@ -36,37 +43,10 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_migrate_runner
     ENV_TRACKING_URI,
 )
 
-NAME_LABEL = "app.kubernetes.io/name"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 RUN_LABEL = "mlflow.mlops/migration-run"
 APP_NAME = "mlflow-migrate"
 AUTH_CONFIG_DIR = "/etc/mlflow-auth"
 AUTH_CONFIG_FILE = "basic-auth.ini"
-MANAGED_BY = "mlops.mlflow"
-
-# Job names become the `job-name` label of their pods: a DNS-1123 label, at most 63 characters.
-MAX_NAME_LENGTH = 63
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-class JobError(CollectionError):
-    """A Job problem the operator can act on (bad input, a missing Secret, a Job that did not finish)."""
-
-
-def new_run_token() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-def job_name(prefix: str, token: str) -> str:
-    """`<prefix>-<token>`, the prefix shortened so that the name stays a valid 63-character label."""
-    if not _DNS_LABEL.match(token):
-        raise JobError("run token %r is not a DNS-1123 label" % token)
-    prefix = prefix[:MAX_NAME_LENGTH - len(token) - 1].rstrip("-")
-    name = "%s-%s" % (prefix, token)
-    if not prefix or not _DNS_LABEL.match(name):
-        raise JobError("job_name_prefix %r does not make a valid Job name (%r): use lower-case letters, digits and "
-                       "'-', starting with a letter or digit" % (prefix, name))
-    return name
 
 
 def _secret_env(variable: str, secret: dict) -> dict:
@@ -110,46 +90,13 @@ def build_job_manifest(name: str, namespace: str, image: str, token: str, tracki
         "image": image,
         "command": [python_command, "-c", helper_program(), action],
         "env": env,
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-        },
         "volumeMounts": mounts,
     }
     if resources:
         container["resources"] = resources
     if image_pull_policy:
         container["imagePullPolicy"] = image_pull_policy
-    pod_spec = {
-        "restartPolicy": "Never",
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [container],
-        "volumes": volumes,
-    }
-    if service_account_name:
-        pod_spec["serviceAccountName"] = service_account_name
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
-        "spec": {
-            "backoffLimit": 0,
-            "template": {"metadata": {"labels": all_labels}, "spec": pod_spec},
-        },
-    }
-
-
-def job_state(job: dict | None) -> str:
-    """"succeeded", "failed" or "running" from a Job's status conditions."""
-    conditions = ((job or {}).get("status") or {}).get("conditions") or []
-    for condition in conditions:
-        if str(condition.get("status")).lower() != "true":
-            continue
-        if condition.get("type") in ("Complete", "SuccessCriteriaMet"):
-            return "succeeded"
-        if condition.get("type") in ("Failed", "FailureTarget"):
-            return "failed"
-    return "running"
+    return restricted_job(name, namespace, all_labels, container, volumes, service_account_name)
 
 
 def job_outcome(state: str, log_text: str, secrets=()) -> dict:
@@ -180,17 +127,8 @@ def secret_values(secret: dict | None, key: str) -> list:
     return [value] + found
 
 
-class JobRun:
-    """Create the Job, wait for it, read its pod's log, clean up; all through kubernetes.core."""
-
-    def __init__(self, client, service, waiter_factory, module):
-        self.client = client
-        self.service = service
-        self.waiter_factory = waiter_factory
-        self.module = module
-
-    def _resource(self, kind: str, api_version: str):
-        return self.service.find_resource(kind, api_version, fail=True)
+class JobRun(KubernetesJob):
+    """The migration Job's run: KubernetesJob plus the check of the Secrets it reads."""
 
     def read_secrets(self, namespace: str, references: list) -> list:
         """Check each referenced Secret key exists; return its values for masking. A Secret the credentials may not
@@ -215,32 +153,8 @@ class JobRun:
             values += secret_values(secret, reference["key"])
         return values
 
-    def create(self, manifest: dict) -> dict:
-        created, warnings = self.service.create(self._resource("Job", "batch/v1"), manifest)
-        for warning in warnings or []:
-            self.module.warn(warning)
-        return created
-
-    def wait(self, name: str, namespace: str, timeout: int, sleep: int) -> tuple:
-        jobs = self._resource("Job", "batch/v1")
-        finished, instance, elapsed = self.waiter_factory(self.client, jobs).wait(
-            timeout=timeout, sleep=sleep, name=name, namespace=namespace)
-        return finished, instance, elapsed
-
-    def pod_log(self, namespace: str, token: str) -> str:
-        pods_resource = self._resource("Pod", "v1")
-        pods = self.client.get(pods_resource, namespace=namespace, label_selector="%s=%s" % (RUN_LABEL, token)).to_dict()
-        items = sorted(pods.get("items") or [], key=lambda pod: pod["metadata"].get("creationTimestamp") or "")
-        if not items:
-            return ""
-        response = pods_resource.log.get(name=items[-1]["metadata"]["name"], namespace=namespace, serialize=False)
-        data = response.data
-        return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
-
-    def delete(self, name: str, namespace: str) -> None:
-        # Background propagation removes the Job's pod too.
-        self.client.delete(self._resource("Job", "batch/v1"), name=name, namespace=namespace,
-                           body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"})
+    def pod_log(self, namespace: str, token: str) -> str:  # pylint: disable=arguments-differ
+        return self.run_log(namespace, "%s=%s" % (RUN_LABEL, token))
 
 
 def secret_references(params: dict) -> list:

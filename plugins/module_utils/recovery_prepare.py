@@ -17,7 +17,9 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.atomic_file import replace_file
 from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import (
-    check_major, check_new_folder, check_source, read_server_catalog, system_id_reader, window_as_result)
+    catalog_from_scan, check_major, check_new_folder, check_source, split_destination, window_as_result)
+from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog_job import scan_in_cluster
+from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog_scan import scan_server
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.recovery_values import (
     MANAGED_KEYS, apply_updates, get_dotted, recovery_updates, resolve_names)
@@ -28,7 +30,8 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.values_file import (
 try:
     import boto3
     from botocore.config import Config as BotoConfig
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, SSLError
+    from botocore.exceptions import ConnectionError as EndpointUnreachable
     BOTO3_IMPORT_ERROR = None
 except ImportError:
     BOTO3_IMPORT_ERROR = traceback.format_exc()
@@ -41,6 +44,10 @@ class MissingLibrary(CollectionError):
         super().__init__(missing_required_lib(library), exception=import_error)
 
 
+class StoreUnreachable(CollectionError):
+    """The object store cannot be reached from the control node (no name, no route, no answer)."""
+
+
 def s3_client(store: dict):
     verify = store["ca_bundle"] if store["ca_bundle"] else store["validate_certs"]
     return boto3.client(
@@ -51,21 +58,18 @@ def s3_client(store: dict):
         aws_session_token=store["session_token"] or None,
         region_name=store["region"] or None,
         verify=verify,
-        config=BotoConfig(s3={"addressing_style": store["addressing_style"]}, retries={"max_attempts": 3}),
+        config=BotoConfig(s3={"addressing_style": store["addressing_style"]}, retries={"max_attempts": 3},
+                          connect_timeout=10),
     )
 
 
-def read_catalogs(store: dict, names, target, backup_id, image=None):
-    """Read both server folders and run every catalog check (with `image`, the new cluster's PostgreSQL major against
-    the chosen backup's); returns (result fields, new cluster started, warnings)."""
-    client = s3_client(store)
-    destination = store["destination_path"]
-    source = read_server_catalog(client, destination, names.source)
+def check_catalogs(source, new, names, target, backup_id, image=None):
+    """Run every catalog check on both server folders (with `image`, the new cluster's PostgreSQL major against the
+    chosen backup's); returns (result fields, new cluster started, warnings)."""
     window, backup, warnings = check_source(source, target.instant if target else None, backup_id)
     if image and backup:
         warnings += check_major(backup, image)
-    new = read_server_catalog(client, destination, names.new)
-    started = check_new_folder(new, source, names.already_prepared, system_id_reader(client, destination))
+    started = check_new_folder(new, source, names.already_prepared)
     if started:
         warnings.append("the recovery from %s into %s has already started: %s archives WAL of the restored "
                         "database; the values are left as they are." % (names.source, names.new, new.location))
@@ -73,20 +77,58 @@ def read_catalogs(store: dict, names, target, backup_id, image=None):
     return fields, started, warnings
 
 
-def check_object_store(store: dict, names, target, backup_id, image=None):
-    """read_catalogs, with the object store's own errors said in terms of the options to check."""
+def scan_from_control_node(store: dict, servers: list) -> list:
+    """The scans of `servers`, read with boto3 here; the store's own errors said in terms of the options to check."""
     if BOTO3_IMPORT_ERROR:
         raise MissingLibrary("boto3", BOTO3_IMPORT_ERROR)
+    bucket, prefix = split_destination(store["destination_path"])
+    where = "%s at %s" % (store["destination_path"], store["endpoint_url"] or "AWS S3")
     try:
-        return read_catalogs(store, names, target, backup_id, image)
+        client = s3_client(store)
+        return [scan_server(client, bucket, prefix, server) for server in servers]
     except ClientError as exc:
         raise CollectionError("the object store refused a request (%s): %s. Check object_store.destination_path, the "
                               "credentials and their permissions (s3:ListBucket, s3:GetObject)."
                               % (store["destination_path"], exc)) from None
+    except SSLError as exc:
+        raise CollectionError("cannot verify the object store %s: %s. For a private CA give object_store.ca_bundle "
+                              "(the ObjectStore's endpointCA)." % (where, exc)) from None
+    except EndpointUnreachable as exc:
+        raise StoreUnreachable("cannot read the object store %s: the control node cannot reach it (%s). Check "
+                               "object_store.endpoint_url and the network, or read the catalog from inside the "
+                               "cluster (catalog_job)." % (where, exc)) from None
     except BotoCoreError as exc:
-        raise CollectionError("cannot read the object store %s at %s: %s. Check object_store.endpoint_url, the "
-                              "network and, for a private CA, object_store.ca_bundle."
-                              % (store["destination_path"], store["endpoint_url"] or "AWS S3", exc)) from None
+        raise CollectionError("cannot read the object store %s: %s. Check object_store.endpoint_url, the network and, "
+                              "for a private CA, object_store.ca_bundle." % (where, exc)) from None
+
+
+def read_scans(module, servers: list) -> tuple:
+    """(scans, where they were read, warnings): from the control node, from a Job in the cluster, or, with
+    catalog_from=auto, from the control node and from the cluster when the store is unreachable from here. The
+    scans are None in check mode when only a Job could read them."""
+    params = module.params
+    store, job, warnings = params["object_store"], params["catalog_job"], []
+    reader = params["catalog_from"]
+    if reader == "auto":
+        reader = "control_node" if store else "cluster"
+    if reader == "control_node":
+        if not store:
+            raise CollectionError("catalog_from=control_node needs object_store (the store's address and keys).")
+        try:
+            return scan_from_control_node(store, servers), "control_node", warnings
+        except StoreUnreachable as exc:
+            if params["catalog_from"] != "auto" or not job:
+                raise
+            warnings.append("%s The catalog is read from inside the cluster instead (catalog_job)." % exc)
+    if not job:
+        raise CollectionError("catalog_from=cluster needs catalog_job (the namespace, the ObjectStore and an image "
+                              "with Python and boto3).")
+    scans, name = scan_in_cluster(module, servers, destination=store["destination_path"] if store else None,
+                                  addressing_style=store["addressing_style"] if store else "auto")
+    if scans is None:
+        warnings.append("In check mode the catalog Job %s was sent as a server-side dry run, not run: the backups "
+                        "are checked by the real run, before any change." % name)
+    return scans, "cluster", warnings
 
 
 def parse_past_target(text: str | None):
@@ -145,13 +187,22 @@ def write_document(module, document, updates: dict, original_text: str) -> str |
 
 def run_prepare(module) -> dict:
     params = module.params
+    for option in ("backup_id", "postgresql_image"):
+        if params[option] and not (params["object_store"] or params["catalog_job"]):
+            raise CollectionError("%s is checked against the backup catalog: give object_store or catalog_job too."
+                                  % option)
     target = parse_past_target(params["target_time"])
     values, document, original_text = load_values(params)
     names = resolve_names(values, params["new_cluster_name"], params["source_cluster_name"])
     result, started, warnings = {}, False, []
-    if params["object_store"]:
-        result, started, warnings = check_object_store(params["object_store"], names, target, params["backup_id"],
-                                                       params["postgresql_image"])
+    if params["object_store"] or params["catalog_job"]:
+        scans, where, warnings = read_scans(module, [names.source, names.new])
+        if scans is not None:
+            source, new = (catalog_from_scan(scan) for scan in scans)
+            result, started, more = check_catalogs(source, new, names, target, params["backup_id"],
+                                                   params["postgresql_image"])
+            warnings += more
+        result["catalog_read_from"] = where
     updates = recovery_updates(values, names, target, started=started)
     new_values = apply_updates(values, updates)
     result.update(

@@ -17,7 +17,7 @@ description:
   - Refuses, before anything changes and with a message naming the problem and the fix, what would fail later
     in the recovery. A new name equal to the old one or not a valid Kubernetes name. A target time without a
     zone or in the future.
-  - With O(object_store), the barman-cloud catalog in S3 is read as well. Refused then are a source without a
+  - With O(object_store) or O(catalog_job), the barman-cloud catalog in S3 is read as well. Refused then are a source without a
     completed base backup, a target before the first recoverability point or after the newest archived WAL, a
     O(backup_id) that does not exist or ends after the target, and a non-empty backup folder for the new cluster
     name (the new cluster would hang on "Expected empty archive").
@@ -25,6 +25,9 @@ description:
     newest completed one that ends at or before the target, as the CloudNativePG Barman Cloud Plugin decides.
     WAL files carry no commit times. The end of the window is the S3 C(LastModified) time of the newest
     archived WAL segment, an upper bound of what can be replayed.
+  - The catalog is read from the control node (O(object_store)) or, for a store only pods reach, by a short Job
+    in the cluster (O(catalog_job)) that runs the same reading code with the MLflow image and the ObjectStore's own
+    credentials, CA and endpoint. Both give the same result and the same refusals; O(catalog_from) chooses.
   - "Idempotent: values that already name the recovery S -> C (C(recovery.serverName=S) differs from
     C(postgresql.clusterName=C)) are recognised, so a second run with the same inputs does not bump the name
     again. A new recovery from C, the cluster an earlier recovery created, is asked for with
@@ -36,11 +39,16 @@ author:
   - mlops.mlflow maintainers (@mlops-mlflow)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - kubernetes.core.k8s_auth_options
+  - mlops.mlflow.cluster
   - mlops.mlflow.cluster.file_backup
 attributes:
   check_mode:
     support: full
-    details: Reads the values and the backup catalog and reports what would change; never writes the file.
+    details:
+      - Reads the values and the backup catalog and reports what would change; never writes the file.
+      - A catalog read by O(catalog_job) is not run in check mode (a Job is a change to the cluster); the Job is sent
+        as a server-side dry run and a warning says the backups are checked by the real run.
   diff_mode:
     support: full
     details: Shows the managed values before and after (only those four keys, so nothing else of the values leaks).
@@ -48,7 +56,7 @@ attributes:
     platforms: posix
 requirements:
   - ruamel.yaml (with O(values_file))
-  - boto3 (with O(object_store))
+  - boto3 (with O(object_store); with O(catalog_job), in the Job's image instead)
 options:
   values_file:
     description:
@@ -88,7 +96,8 @@ options:
     type: str
   backup_id:
     description:
-      - Base backup expected to serve the recovery, for example C(20261120T000002). Requires O(object_store).
+      - Base backup expected to serve the recovery, for example C(20261120T000002). Requires O(object_store) or
+        O(catalog_job).
       - The module checks that it exists, is completed and ends at or before O(target_time).
       - CloudNativePG itself starts from the newest completed backup before the target. When that is a newer
         one, the module warns and RV(backup) names the one actually used.
@@ -96,7 +105,7 @@ options:
   postgresql_image:
     description:
       - The PostgreSQL image the new cluster will run (C(postgresql.imageName); for a recovery, the source cluster's
-        image unless the values name another). Requires O(object_store).
+        image unless the values name another). Requires O(object_store) or O(catalog_job).
       - CloudNativePG restores a backup only into the same PostgreSQL major. The module refuses an image whose
         major (from its tag, as CloudNativePG reads it) differs from the chosen backup's (C(version) in its
         C(backup.info)), naming both; it warns when either major cannot be read.
@@ -138,6 +147,61 @@ options:
         type: str
         choices: [auto, path, virtual]
         default: auto
+  catalog_from:
+    description:
+      - Where the catalog is read. V(control_node) reads it here with O(object_store). V(cluster) runs
+        O(catalog_job). V(auto) reads it here when O(object_store) is given and runs O(catalog_job) when the store
+        cannot be reached from here (its name does not resolve, nothing answers); a store that answers but refuses
+        or cannot be verified is an error, not a reason to go elsewhere.
+    type: str
+    choices: [auto, control_node, cluster]
+    default: auto
+  catalog_job:
+    description:
+      - Read the catalog from inside the cluster with a Job (one attempt, the restricted security profile,
+        deleted afterwards; RV(catalog_read_from) says which way was used).
+      - The Job takes the ObjectStore's C(endpointURL), its C(s3Credentials) Secret keys (as environment
+        variables; they never reach the control node) and its C(endpointCA) Secret, as barman-cloud does; the
+        destination is O(object_store.destination_path) when given, else the ObjectStore's C(destinationPath).
+      - The identity that runs the module needs to create and delete Jobs, and to list pods and read their logs,
+        in O(catalog_job.namespace).
+    type: dict
+    suboptions:
+      namespace:
+        description: Namespace of the ObjectStore and of the Job.
+        type: str
+        required: true
+      object_store_name:
+        description: The barmancloud.cnpg.io ObjectStore the cluster archives to.
+        type: str
+        required: true
+      image:
+        description: An image with Python and boto3; the MLflow image the release runs has both.
+        type: str
+        required: true
+      python_command:
+        description: Python in the image.
+        type: str
+        default: python
+      service_account_name:
+        description: Service account of the Job's pod (the namespace's default one when omitted).
+        type: str
+      image_pull_policy:
+        description: The container's C(imagePullPolicy).
+        type: str
+        choices: [Always, IfNotPresent, Never]
+      job_name_prefix:
+        description: Prefix of the Job's name; a random suffix is added.
+        type: str
+        default: mlflow-backup-catalog
+      wait_timeout:
+        description: Seconds to wait for the Job to finish.
+        type: int
+        default: 300
+      keep_failed_job:
+        description: Keep a Job that failed, for C(kubectl describe) and its log.
+        type: bool
+        default: false
   write:
     description:
       - Write the prepared values back to O(values_file). Without it, the module only reports.
@@ -189,6 +253,16 @@ EXAMPLES = r"""
     object_store:
       destination_path: s3://mlflow-backups/mlflow-pg
       endpoint_url: https://s3.example.com
+  register: recovery
+
+- name: The same, for a store only pods reach (an in-cluster MinIO); the MLflow image reads the catalog in a Job
+  mlops.mlflow.pg_recover_prepare:
+    values: "{{ current_release_values }}"
+    catalog_from: cluster
+    catalog_job:
+      namespace: mlflow
+      object_store_name: mlflow-backups
+      image: image-registry.openshift-image-registry.svc:5000/mlflow/mlflow:3.5.0
   register: recovery
 
 - name: A later recovery from pg-cluster-v2, itself created by a recovery from pg-cluster-v1
@@ -290,6 +364,11 @@ backup:
       description: PostgreSQL major that took the backup (from C(version) in its C(backup.info)); null if unrecorded.
       type: int
       sample: 17
+catalog_read_from:
+  description: Where the catalog was read, V(control_node) or V(cluster) (by a Job).
+  returned: when O(object_store) or O(catalog_job) is given
+  type: str
+  sample: control_node
 backup_file:
   description: The backup copy of O(values_file) made before writing it.
   returned: when O(write=true), O(backup=true) and the file changed
@@ -312,6 +391,18 @@ OBJECT_STORE_SPEC = dict(
     addressing_style=dict(type="str", choices=["auto", "path", "virtual"], default="auto"),
 )
 
+CATALOG_JOB_SPEC = dict(
+    namespace=dict(type="str", required=True),
+    object_store_name=dict(type="str", required=True),
+    image=dict(type="str", required=True),
+    python_command=dict(type="str", default="python"),
+    service_account_name=dict(type="str"),
+    image_pull_policy=dict(type="str", choices=["Always", "IfNotPresent", "Never"]),
+    job_name_prefix=dict(type="str", default="mlflow-backup-catalog"),
+    wait_timeout=dict(type="int", default=300),
+    keep_failed_job=dict(type="bool", default=False),
+)
+
 ARGUMENT_SPEC = dict(
     values_file=dict(type="path"),
     values=dict(type="dict"),
@@ -321,6 +412,8 @@ ARGUMENT_SPEC = dict(
     backup_id=dict(type="str"),
     postgresql_image=dict(type="str"),
     object_store=dict(type="dict", options=OBJECT_STORE_SPEC),
+    catalog_from=dict(type="str", choices=["auto", "control_node", "cluster"], default="auto"),
+    catalog_job=dict(type="dict", options=CATALOG_JOB_SPEC),
     write=dict(type="bool", default=False),
     backup=dict(type="bool", default=False),
 )
@@ -328,11 +421,11 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = CollectionModule(
-        ARGUMENT_SPEC, supports_check_mode=True,
+        ARGUMENT_SPEC, cluster=True, supports_check_mode=True,
         mutually_exclusive=[("values_file", "values")],
         required_one_of=[("values_file", "values")],
-        required_if=[("write", True, ("values_file",))],
-        required_by={"backup_id": ("object_store",), "postgresql_image": ("object_store",)},
+        required_if=[("write", True, ("values_file",)), ("catalog_from", "control_node", ("object_store",)),
+                     ("catalog_from", "cluster", ("catalog_job",))],
     )
     module.execute(run_prepare)
 

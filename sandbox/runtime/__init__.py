@@ -18,7 +18,7 @@ from pathlib import Path
 from .network import Network
 from .processes import kill_recorded, kill_under, stop_all
 from .proxy import Proxies
-from .s3 import EXTERNAL, IN_CLUSTER, IN_CLUSTER_NAMES, LISTEN, launch_s3_server
+from .s3 import EXTERNAL, IN_CLUSTER_NAMES, LISTEN, launch_s3_server
 
 LOG = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Runtime:
         self._remove_sockets()
         self.s3 = launch_s3_server(self.root, self.registry, state_dir / "s3-tls" if s3_tls else None,
                                    s3_reach) if with_s3 else None
-        if self.s3 is not None and s3_reach == IN_CLUSTER:
+        if self.s3 is not None:  # the store's Service name, resolved by pods only (runtime/s3.py)
             self.network.set_cluster_names(LISTEN, IN_CLUSTER_NAMES)
         self.clusters: dict = {}  # (namespace, name) -> the instance manager of a CNPG Cluster
         self.pods: dict = {}  # (namespace, name) -> the PodRunner of a Pod the kubelet runs (pods/exec finds it)

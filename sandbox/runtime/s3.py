@@ -6,9 +6,10 @@ persisted across restarts (moto keeps buckets in memory).
 The sandbox's S3 serves HTTPS by default, with a certificate signed by its own S3 CA (sandbox/pki.py), whose
 bundle is `<state>/s3-tls/ca.crt`: a client that does not trust that bundle fails verification, as against a
 company's MinIO or Ceph with a private CA. Plain HTTP remains selectable. It is reached as an external endpoint
-(`https://127.0.0.1:<port>`, what the control node can use) or, in-cluster only, by a Service-like name that only
-pods resolve (`https://s3.sandbox-s3.svc:<port>`: runtime/network.py puts it in the pods' hosts files, not in the
-control node's).
+(`https://127.0.0.1:<port>`, what the control node can use) and by a Service-like name that only pods resolve
+(`https://s3.sandbox-s3.svc:<port>`: runtime/network.py puts it in the pods' hosts files, not in the control
+node's), as a MinIO in the cluster has a Service and may have a Route. `reach` says which of the two the sandbox
+gives clients: with `in-cluster` the control node has no address for the store at all.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class S3Server:
     local_url: str | None = None
 
     @property
+    def in_cluster_url(self) -> str:
+        """The Service-like name of the same endpoint, which only pods resolve."""
+        return f"{self.scheme}://{IN_CLUSTER_HOST}:{self.local_url.rsplit(':', 1)[1]}" if self.local_url else ""
+
+    @property
     def scheme(self) -> str:
         return "https" if self.ca_bundle else "http"
 
@@ -69,7 +75,8 @@ class S3Server:
     def info(self) -> dict[str, str | None]:
         return {"endpoint": self.endpoint_url, "access_key_id": self.access_key_id,
                 "secret_access_key": self.secret_access_key, "region": self.region, "scheme": self.scheme,
-                "reach": self.reach, "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None}
+                "reach": self.reach, "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None,
+                "in_cluster_endpoint": self.in_cluster_url}
 
     def client(self):
         import boto3  # pylint: disable=import-outside-toplevel  # slow to import; the API server never needs it

@@ -50,6 +50,7 @@ class Sandbox:
     cluster: SandboxCluster
     root: Path
     _info: dict[str, Any] = field(default_factory=dict)
+    in_cluster_stores: set[str] = field(default_factory=set)
 
     @classmethod
     def start(cls) -> Sandbox:
@@ -115,7 +116,14 @@ class Sandbox:
         values = json.loads(text)
         values["mlflow"]["image"]["tag"] = version
         values["backup"]["s3"]["destinationPath"] = f"s3://mlflow-backups/{namespace}"
+        if namespace in self.in_cluster_stores:
+            values["backup"]["s3"]["endpointURL"] = self.info["s3"]["in_cluster_endpoint"]
         return values
+
+    def use_in_cluster_store(self, namespace: str) -> None:
+        """Back `namespace` up through the store's in-cluster Service name, which only pods resolve (an in-cluster
+        MinIO): the playbooks must read its catalog from inside the cluster."""
+        self.in_cluster_stores.add(namespace)
 
     def run(self, name: str, namespace: str, version: str, *args: str, extra_vars: dict[str, Any] | None = None,
             **options: Any) -> PlaybookRun:

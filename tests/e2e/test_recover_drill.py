@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.sandbox_flows import (
     Sandbox, assert_ok, changed_tasks, failure_message, utc_now, wait_for_base_backup)
+from tests.sandbox.runtime_stack import Stack
 
 pytestmark = pytest.mark.slow
 CLUSTER = "pg-cluster-v1"
@@ -31,6 +32,9 @@ def instances(sandbox: Sandbox, namespace: str, cluster: str) -> dict:
 
 def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sandbox: Sandbox, namespace: str):
     # An HA database (postgresql.instances: 3): CNPG restores the first instance, then clones the replicas from it.
+    # Its backups go through the store's in-cluster name, which only pods resolve (an in-cluster MinIO): recover.yml
+    # reads the catalog with a Job in the namespace, as barman-cloud reaches the store (runtime/s3.py).
+    sandbox.use_in_cluster_store(namespace)
     values = sandbox.values(namespace, "3.5.0")
     values["postgresql"]["instances"] = 3
     inventory = {"mlflow_values": values}
@@ -52,6 +56,7 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     recovered = sandbox.run("recover", namespace, "3.5.0", extra_vars={
         **inventory, "recovery_target_time": target, "recovery_secret_name": f"{CLUSTER}-app"})
     assert_ok(recovered)
+    assert "backup catalog read inside the cluster, by a Job" in recovered.stdout
     assert instances(sandbox, namespace, "pg-cluster-v2") == {
         "phase": "Cluster in healthy state", "instances": 3, "readyInstances": 3, "currentPrimary": "pg-cluster-v2-1"}
     assert run_names(sandbox, namespace) == ["before-target"]
@@ -75,6 +80,14 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     assert run_names(sandbox, namespace) == ["before-target"]
 
     decommission_refusals_then_the_superseded_cluster_goes(sandbox, namespace)
+    recover_with_the_primary_stopped(sandbox, namespace, inventory)
+
+    # The recovered clusters keep the app user in the Secret the recovery named (pinned in the release): the
+    # upgrade's Jobs connect with it (PGUSER/PGPASSWORD from that Secret), not with a <cluster>-app that is not there.
+    upgraded = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={**inventory, "mlflow_tag": "3.5.1"})
+    assert_ok(upgraded)
+    assert sandbox.mlflow(namespace).version_string() == "3.5.1"
+    assert run_names(sandbox, namespace) == ["before-target"]
 
 
 def decommission(sandbox: Sandbox, namespace: str, cluster: str, confirm: str = "", check: bool = False):
@@ -108,3 +121,29 @@ def decommission_refusals_then_the_superseded_cluster_goes(sandbox: Sandbox, nam
     again = decommission(sandbox, namespace, CLUSTER, confirm=CLUSTER)
     assert_ok(again)
     assert changed_tasks(again) == []
+
+
+def recover_with_the_primary_stopped(sandbox: Sandbox, namespace: str, inventory: dict) -> None:
+    """The source's primary is down (its cluster hibernated: no instance runs): no WAL switch is possible, so the
+    plan states the newest recoverable point and that writes after it are lost, then recovers to it."""
+    client = sandbox.mlflow(namespace)
+    experiment = client.create_experiment("primary-stopped")
+    # Right after a segment switch, archive_timeout (5 minutes) keeps the next write in the open segment: it is
+    # never archived, as in a real outage where the primary's last minutes are still on its volume.
+    Stack(sandbox.cluster, namespace).switch_wal_and_wait_archived("pg-cluster-v2")
+    client.log_run(experiment, "never-archived")
+    sandbox.cluster.kubectl("annotate", "clusters.postgresql.cnpg.io", "pg-cluster-v2", "-n", namespace,
+                            "cnpg.io/hibernation=on")
+    deadline = time.monotonic() + 120
+    while instances(sandbox, namespace, "pg-cluster-v2")["phase"] != "Cluster in hibernation":
+        assert time.monotonic() < deadline, instances(sandbox, namespace, "pg-cluster-v2")
+        time.sleep(1)
+
+    recovered = sandbox.run("recover", namespace, "3.5.0", extra_vars=inventory)
+    assert_ok(recovered)
+    assert "No WAL switch: " in recovered.stdout and "The newest recoverable point is the newest archived WAL (" \
+        in recovered.stdout and "are lost" in recovered.stdout, recovered.stdout
+    release = json.loads(sandbox.cluster.helm("get", "values", "mlflow", "-n", namespace, "-o", "json").stdout)
+    assert release["postgresql"]["clusterName"] == "pg-cluster-v3"
+    assert release["recovery"]["serverName"] == "pg-cluster-v2"
+    assert run_names(sandbox, namespace) == ["before-target"]

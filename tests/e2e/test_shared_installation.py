@@ -26,6 +26,9 @@ VERSION = "3.5.0"
 def fixture_installation(sandbox: Sandbox) -> Iterator[str]:
     """The namespace of MLflow VERSION deployed by deploy.yml, with its first base backup completed."""
     namespace = f"e2e-shared-{uuid.uuid4().hex[:6]}"
+    # Backups through the store's in-cluster name, which only pods resolve (an in-cluster MinIO): the recovery's
+    # refusals and the drill read the catalog with a Job inside the cluster (runtime/s3.py, runtime/network.py).
+    sandbox.use_in_cluster_store(namespace)
     assert_ok(sandbox.deploy(namespace, VERSION))
     wait_for_base_backup(sandbox, namespace)
     yield namespace
@@ -86,6 +89,7 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(sandbox: Sandbox
 
     drill = sandbox.run("recovery_drill", namespace, VERSION, extra_vars={"drill_report_dir": str(tmp_path)})
     assert_ok(drill)
+    assert "backup catalog read inside the cluster, by a Job" in drill.stdout
     report = json.loads(next(tmp_path.glob("drill-*.json")).read_text())
     assert report["result"] == "passed"
     assert report["rto_seconds"] > 0

@@ -8,8 +8,10 @@ import struct
 import pytest
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import (
-    BackupInfo, CatalogError, ServerCatalog, WalObject, check_major, check_new_folder, check_source, choose_backup,
-    decompress_head, parse_backup_info, parse_wal_header, recovery_window, split_destination, window_as_result)
+    BackupInfo, CatalogError, ServerCatalog, catalog_from_scan, check_major, check_new_folder, check_source,
+    choose_backup, parse_backup_info, recovery_window, split_destination, window_as_result)
+from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog_scan import (
+    decompress_head, parse_wal_header, scan_server)
 
 UTC = datetime.timezone.utc
 
@@ -46,10 +48,10 @@ def backup(backup_id, begin, end, status="DONE", system_id="7713871947815953591"
     return BackupInfo(backup_id, status, begin_time=begin, end_time=end, timeline=1, system_id=system_id)
 
 
-def catalog(backups=(), wal_times=(), server="pg-cluster-v1", extra_objects=0):
-    wals = [WalObject("mlflow-pg/%s/wals/0000000100000000/%024X" % (server, i + 1), t) for i, t in enumerate(wal_times)]
-    return ServerCatalog(server, "s3://bucket/mlflow-pg/%s/" % server, list(backups), [], wals,
-                         object_count=len(backups) * 2 + len(wals) + extra_objects)
+def catalog(backups=(), wal_times=(), server="pg-cluster-v1", extra_objects=0, wal_system_id=None):
+    return ServerCatalog(server, "s3://bucket/mlflow-pg/%s/" % server, list(backups), [], len(wal_times),
+                         max(wal_times) if wal_times else None, wal_system_id,
+                         object_count=len(backups) * 2 + len(wal_times) + extra_objects)
 
 
 def daily():
@@ -174,18 +176,15 @@ def test_empty_new_folder_is_fine():
 
 
 def test_used_new_folder_is_refused():
-    used = catalog(wal_times=[at(2)], server="pg-cluster-v2")
+    used = catalog(wal_times=[at(2)], server="pg-cluster-v2", wal_system_id="7713871947815953591")
     with pytest.raises(CatalogError, match="new cluster pg-cluster-v2 is not empty") as error:
-        check_new_folder(used, daily(), already_prepared=False, read_system_id=lambda key: "7713871947815953591")
+        check_new_folder(used, daily(), already_prepared=False)
     assert "Expected empty archive" in str(error.value) and "1 WAL segment" in str(error.value)
 
 
 def test_started_recovery_is_recognised_by_the_system_identifier():
-    started = catalog(wal_times=[at(10)], server="pg-cluster-v2")
-    read = []
-    assert check_new_folder(started, daily(), True, read_system_id=lambda key: read.append(key) or
-                            "7713871947815953591") is True
-    assert read == ["mlflow-pg/pg-cluster-v2/wals/0000000100000000/000000000000000000000001"]
+    started = catalog(wal_times=[at(10)], server="pg-cluster-v2", wal_system_id="7713871947815953591")
+    assert check_new_folder(started, daily(), True) is True
 
 
 def test_prepared_values_with_a_foreign_folder_are_refused():
@@ -265,3 +264,63 @@ def test_an_image_of_another_major_is_refused_naming_both():
 def test_an_unknown_major_is_a_warning_not_a_guess(image, info, unknown):
     warnings = check_major(parse_backup_info(info, "20261130T080253"), image)
     assert len(warnings) == 1 and unknown in warnings[0]
+
+
+class ListingClient:
+    """boto3's list_objects_v2 paginator and get_object over a dict of key -> (LastModified, body): the interface
+    scan_server uses, the same on the control node and in the catalog Job."""
+
+    def __init__(self, objects):
+        self.objects = objects
+        self.reads = []
+
+    def get_paginator(self, operation):
+        assert operation == "list_objects_v2"
+        return self
+
+    def paginate(self, Bucket, Prefix):  # noqa: N803 (boto3's names)
+        keys = sorted(key for key in self.objects if key.startswith(Prefix))
+        for start in range(0, len(keys), 2):  # pages of two, to cross page boundaries
+            yield {"Contents": [{"Key": key, "LastModified": self.objects[key][0]} for key in keys[start:start + 2]]}
+
+    def get_object(self, Bucket, Key, Range=None):  # noqa: N803
+        self.reads.append((Key, Range))
+        body = self.objects[Key][1]
+
+        class Body:
+            @staticmethod
+            def read():
+                return body
+        return {"Body": Body}
+
+
+def test_a_scan_summarises_a_folder_and_gives_the_same_catalog_as_its_parts():
+    folder = "mlflow-pg/pg-cluster-v1/"
+    client = ListingClient({
+        folder + "base/20261130T080253/backup.info": (at(8, 3), BACKUP_INFO.encode()),
+        folder + "base/20261130T080253/data.tar": (at(8, 3), b""),
+        folder + "wals/0000000100000000/000000010000000000000003": (at(9), wal_page()),
+        folder + "wals/0000000100000000/000000010000000000000002": (at(8, 30), wal_page()),
+        folder + "wals/0000000100000000/000000010000000000000002.00000028.backup": (at(8, 3), b""),
+        "mlflow-pg/pg-cluster-v10/wals/0000000100000000/000000010000000000000009": (at(11), wal_page()),
+    })
+    scan = scan_server(client, "bucket", "mlflow-pg/", "pg-cluster-v1")
+    assert scan["object_count"] == 5 and scan["wal_count"] == 2
+    assert scan["oldest_wal"].endswith("000000010000000000000002") and scan["wal_system_id"] is None
+    assert [read[0] for read in client.reads] == [folder + "base/20261130T080253/backup.info"]
+    parsed = catalog_from_scan(scan)
+    assert parsed.last_wal_time == at(9) and [b.backup_id for b in parsed.done_backups] == ["20261130T080253"]
+    assert parsed.done_backups[0].postgresql_major == 15
+
+
+def test_a_folder_without_backups_is_known_by_the_system_identifier_of_its_oldest_segment():
+    folder = "mlflow-pg/pg-cluster-v2/"
+    client = ListingClient({
+        folder + "wals/0000000200000000/000000020000000000000005.gz": (at(10, 1), gzip.compress(wal_page(), mtime=0)),
+        folder + "wals/0000000200000000/000000020000000000000004": (at(10), wal_page(system_id=42)),
+    })
+    scan = scan_server(client, "bucket", "mlflow-pg/", "pg-cluster-v2")
+    assert scan["wal_system_id"] == "42"
+    assert client.reads == [(folder + "wals/0000000200000000/000000020000000000000004", "bytes=0-65535")]
+    assert check_new_folder(catalog_from_scan(scan), catalog([backup("b", at(1), at(1, 5), system_id="42")]),
+                            already_prepared=True) is True
