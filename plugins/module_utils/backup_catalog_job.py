@@ -15,12 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.waiter import Waiter, job_complete
-except ImportError:  # the module's client reports the missing kubernetes library first
-    pass
-
 from ansible_collections.mlops.mlflow.plugins.module_utils import backup_catalog_scan
 from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import split_destination
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
@@ -28,8 +22,8 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.k8s_job import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     NAME_LABEL,
-    KubernetesJob,
     job_name,
+    job_runner,
     job_state,
     new_run_token,
     restricted_job,
@@ -154,8 +148,7 @@ def scan_in_cluster(module, servers: list, destination: str | None = None, addre
                                  python_command=params["python_command"],
                                  service_account_name=params["service_account_name"],
                                  image_pull_policy=params["image_pull_policy"])
-    runner = KubernetesJob(module.client, K8sService(module.client, module),
-                           lambda api, resource: Waiter(api, resource, job_complete), module)
+    runner = job_runner(module)
     runner.create(manifest)
     if module.check_mode:
         return None, name

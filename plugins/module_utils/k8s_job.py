@@ -13,6 +13,12 @@ from __future__ import annotations
 import re
 import uuid
 
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.waiter import Waiter, job_complete
+except ImportError:  # the module's client reports the missing kubernetes library first
+    pass
+
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -118,3 +124,9 @@ class KubernetesJob:
         # Background propagation removes the Job's pod too.
         self.client.delete(self._resource("Job", "batch/v1"), name=name, namespace=namespace,
                            body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"})
+
+
+def job_runner(module, runner_class=KubernetesJob):
+    """A KubernetesJob (or subclass) on the module's client, with kubernetes.core's service and Job waiter."""
+    return runner_class(module.client, K8sService(module.client, module),
+                        lambda api, resource: Waiter(api, resource, job_complete), module)

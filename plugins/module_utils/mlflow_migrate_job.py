@@ -11,12 +11,6 @@ from __future__ import annotations
 
 import base64
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.service import K8sService
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.waiter import Waiter, job_complete
-except ImportError:  # the module's client reports the missing kubernetes library first
-    pass
-
 from ansible_collections.mlops.mlflow.plugins.module_utils.k8s_job import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -24,6 +18,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.k8s_job import (
     JobError,
     KubernetesJob,
     job_name,
+    job_runner,
     job_state,
     new_run_token,
     restricted_job,
@@ -174,8 +169,7 @@ def run_job_mode(module) -> dict:
     warning says so and how to read them: plan_only)."""
     params = module.params
     namespace = params["namespace"]
-    runner = JobRun(module.client, K8sService(module.client, module),
-                    lambda api, resource: Waiter(api, resource, job_complete), module)
+    runner = job_runner(module, JobRun)
     secrets = runner.read_secrets(namespace, secret_references(params))
     module.hide(*secrets)
     token = new_run_token()
