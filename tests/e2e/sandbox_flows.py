@@ -51,6 +51,7 @@ class Sandbox:
     root: Path
     _info: dict[str, Any] = field(default_factory=dict)
     in_cluster_stores: set[str] = field(default_factory=set)
+    identities: dict[str, Path] = field(default_factory=dict)  # namespace -> kubeconfig its playbooks run with
 
     @classmethod
     def start(cls) -> Sandbox:
@@ -95,9 +96,29 @@ class Sandbox:
 
     # --- playbooks -------------------------------------------------------------------------------------------
 
+    def act_as_service_account(self, namespace: str, account: str = "mlflow-automation") -> None:
+        """Run `namespace`'s playbooks as `account` (a token of its own, over the TLS port, where credentials count:
+        docs/sandbox.md "Identities and authorization"), with the namespace already there (no cluster-wide right)."""
+        token = self.cluster.kubectl("create", "token", account, "-n", namespace, "--duration=4h").stdout.strip()
+        config = yaml.safe_load(Path(self.cluster.env["K8S_AUTH_KUBECONFIG"]).read_text())
+        user = f"{account}@{namespace}"
+        config["users"].append({"name": user, "user": {"token": token}})
+        config["contexts"] = [{"name": user, "context": dict(item["context"], user=user)}
+                              for item in config["contexts"] if item["name"] == "sandbox-tls"]
+        config["current-context"] = user
+        path = self.root / f"kubeconfig-{user}"
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        self.identities[namespace] = path
+
     def playbook(self, name: str, namespace: str, *args: str, check: bool = False, diff: bool = False,
-                 verbosity: int = 0, extra_vars: dict[str, Any] | None = None) -> PlaybookRun:
+                 verbosity: int = 0, extra_vars: dict[str, Any] | None = None, admin: bool = False) -> PlaybookRun:
+        """`playbooks/<name>.yml` on `namespace`, as its identity (act_as_service_account), or `admin`."""
         variables = {"mlflow_namespace": namespace, "mlflow_url": self.url(namespace)}
+        env = self.env()
+        if namespace in self.identities and not admin:
+            variables["mlflow_create_namespace"] = False
+            env.update(K8S_AUTH_KUBECONFIG=str(self.identities[namespace]), KUBECONFIG=str(self.identities[namespace]))
         variables.update(extra_vars or {})
         options = ["-i", str(INVENTORY / "hosts.yml"), "-e", json.dumps(variables), *args]
         if check:
@@ -106,7 +127,7 @@ class Sandbox:
             options.append("--diff")
         if verbosity:
             options.append("-" + "v" * verbosity)
-        return run_playbook(REPO_ROOT / "playbooks" / f"{name}.yml", *options, env=self.env(), timeout=2400)
+        return run_playbook(REPO_ROOT / "playbooks" / f"{name}.yml", *options, env=env, timeout=2400)
 
     def values(self, namespace: str, version: str) -> dict[str, Any]:
         """The sandbox inventory's chart values, for `version`, backing up under a folder of the namespace."""

@@ -1,6 +1,11 @@
 """Playbook runs that must leave an installation as they found it, on one installation this module deploys once:
 a second deploy.yml (no change) and its --check, upgrades refused before any change, recover.yml refusing a target
-outside the recovery window, a drill that restores elsewhere, the backup check.
+outside the recovery window, a drill that restores elsewhere, the backup check, and every playbook refused in its
+preflight when a grant is missing.
+
+The installation is run the least-privileged way docs/rbac.md describes: a cluster admin runs rbac.yml once, and
+every playbook here runs as its ServiceAccount, bound by a Role in the MLflow namespace and the drill namespace only
+(Kubernetes RBAC as kube-apiserver evaluates it: docs/sandbox.md "Identities and authorization").
 
 Each test here only reads the installation or must not change it (several assert it); that is why they can share
 one, deployed by deploy.yml in the `installation` fixture (whose run must succeed). A test that upgrades, recovers
@@ -29,10 +34,18 @@ def fixture_installation(sandbox: Sandbox) -> Iterator[str]:
     # Backups through the store's in-cluster name, which only pods resolve (an in-cluster MinIO): the recovery's
     # refusals and the drill read the catalog with a Job inside the cluster (runtime/s3.py, runtime/network.py).
     sandbox.use_in_cluster_store(namespace)
+    assert_ok(sandbox.playbook("rbac", namespace, extra_vars={"rbac_drill_namespace": drill_namespace(namespace)}))
+    sandbox.act_as_service_account(namespace)
     assert_ok(sandbox.deploy(namespace, VERSION))
     wait_for_base_backup(sandbox, namespace)
     yield namespace
     sandbox.delete_namespace(namespace)
+    sandbox.delete_namespace(drill_namespace(namespace))
+
+
+def drill_namespace(namespace: str) -> str:
+    """The namespace rbac.yml provides for drills: the identity may not create namespaces."""
+    return f"{namespace}-drill"
 
 
 def test_deploy_twice_changes_nothing_the_second_time_and_check_mode_is_inert(sandbox: Sandbox, installation: str):
@@ -87,7 +100,8 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(sandbox: Sandbox
     s3_before = sorted(o["Key"] for o in sandbox.s3().list_objects_v2(Bucket="mlflow-backups",
                                                                       Prefix=f"{namespace}/")["Contents"])
 
-    drill = sandbox.run("recovery_drill", namespace, VERSION, extra_vars={"drill_report_dir": str(tmp_path)})
+    drill = sandbox.run("recovery_drill", namespace, VERSION, extra_vars={
+        "drill_report_dir": str(tmp_path), "drill_namespace": drill_namespace(namespace)})
     assert_ok(drill)
     assert "backup catalog read inside the cluster, by a Job" in drill.stdout
     report = json.loads(next(tmp_path.glob("drill-*.json")).read_text())
@@ -99,8 +113,10 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(sandbox: Sandbox
     assert report["wal_replayed_past_base_backup"] is True
     assert report["wal_replay_proof"].startswith("a marker written into production")
     assert report["runs"] == 1
-    namespaces = [item["metadata"]["name"] for item in sandbox.cluster.get("namespaces")["items"]]
-    assert report["drill_namespace"] not in namespaces
+    # The provided namespace stays, emptied: no release, no cluster, no store, nothing the drill copied in.
+    assert report["drill_namespace"] == drill_namespace(namespace)
+    left = {key for key in sandbox.snapshot() if key[1] == drill_namespace(namespace) and key[0] != "namespaces"}
+    assert {key[0] for key in left} <= {"configmaps"}, left  # kube-root-ca.crt, which every namespace has
     assert {key: value for key, value in sandbox.snapshot().items() if key[1] == namespace} == production
     s3_after = sorted(o["Key"] for o in sandbox.s3().list_objects_v2(Bucket="mlflow-backups",
                                                                      Prefix=f"{namespace}/")["Contents"])
@@ -114,3 +130,39 @@ def test_backup_check_passes_on_a_healthy_cluster(sandbox: Sandbox, installation
     assert_ok(checked)
     stale = sandbox.run("backup_check", namespace, VERSION, extra_vars={"mlflow_backup_max_age_hours": 0})
     assert stale.returncode != 0 and "the newest base backup is" in failure_message(stale)
+
+
+def test_every_playbook_refuses_in_its_preflight_when_a_grant_is_missing(sandbox: Sandbox, installation: str):
+    """A Role without the lock (Leases) and pods/exec: each playbook that needs them stops before any change,
+    naming every missing permission (SelfSubjectAccessReviews, as `kubectl auth can-i` asks); one that needs
+    neither still runs. rbac.yml puts the grants back."""
+    namespace = installation
+    role = sandbox.cluster.get("roles.rbac.authorization.k8s.io", "mlops-mlflow-automation", "-n", namespace)
+    rules = [rule for rule in role["rules"]
+             if rule["apiGroups"] != ["coordination.k8s.io"] and "pods/exec" not in rule["resources"]]
+    assert len(rules) == len(role["rules"]) - 2
+    sandbox.cluster.kubectl("patch", "roles.rbac.authorization.k8s.io", "mlops-mlflow-automation", "-n", namespace,
+                            "--type=json", "-p", json.dumps([{"op": "replace", "path": "/rules", "value": rules}]))
+    before = sandbox.snapshot()
+    lease = [f"{verb} leases.coordination.k8s.io in {namespace}" for verb in ("get", "create", "update", "delete")]
+    exec_ = [f"{verb} pods/exec in {namespace}" for verb in ("get", "create")]
+    for playbook, extra, missing in [
+            ("deploy", {}, lease),
+            ("upgrade", {"mlflow_tag": "3.5.1"}, lease),
+            ("recover", {}, lease + exec_),
+            ("decommission", {"decommission_cluster": "pg-cluster-v0", "decommission_confirm": "pg-cluster-v0"}, lease)]:
+        refused = sandbox.run(playbook, namespace, VERSION, extra_vars=extra)
+        message = failure_message(refused)
+        assert refused.returncode != 0, message
+        assert f"lacks {len(missing)} permission(s) that {playbook} needs" in message, message
+        for permission in missing:
+            assert permission in message, message
+        assert "nothing was changed" in message and "playbooks/rbac.yml" in message
+    assert sandbox.snapshot() == before
+    assert_ok(sandbox.run("backup_check", namespace, VERSION))
+
+    granted = sandbox.playbook("rbac", namespace, admin=True,
+                               extra_vars={"rbac_drill_namespace": drill_namespace(namespace)})
+    assert_ok(granted)
+    assert sandbox.cluster.get("roles.rbac.authorization.k8s.io", "mlops-mlflow-automation", "-n", namespace)["rules"] \
+        == role["rules"]

@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the mlops.mlflow collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What each playbook does on the Kubernetes API, in RBAC's terms: the one list that both the access preflight of
+every role (the `access_check` module) and the Role that `playbooks/rbac.yml` grants are made from.
+
+Each need is (API group, resource[/subresource], verbs, why). The verbs are those the calls send:
+kubernetes.core's `k8s_info` gets by name and lists without one; `k8s` state=present gets, then creates or
+patches; state=absent gets and deletes; `k8s_exec` opens pods/exec (a WebSocket GET, then the SPDY POST kubectl
+and the Python client fall back to: `get` and `create`); Helm's release storage gets, lists, creates, updates and
+deletes Secrets, and Helm applies the chart's objects with get, create, patch and delete (watching Jobs for hooks).
+"""
+
+from __future__ import annotations
+
+FLOWS = ("deploy", "upgrade", "recover", "recovery_drill", "backup_check", "decommission")
+
+READ = ("get",)
+LIST = ("get", "list")
+APPLY = ("get", "create", "patch")
+CHART_VERBS = ("get", "list", "create", "patch", "delete")
+
+# Every flow: the namespace lock (lease_lock) and the Helm release it reads.
+_LOCK = [("coordination.k8s.io", "leases", ("get", "create", "update", "delete"), "the namespace lock (lease_lock)")]
+_RELEASE_READ = [("", "secrets", LIST, "Helm's release records (helm get values, helm status)")]
+# helm install/upgrade/uninstall: release records, then each kind the chart renders.
+_HELM_WRITE = [
+    ("", "secrets", ("get", "list", "create", "update", "delete"), "Helm's release records"),
+    ("", "services", CHART_VERBS, "the chart's Service"),
+    ("apps", "deployments", CHART_VERBS, "the chart's MLflow Deployment"),
+    ("batch", "jobs", CHART_VERBS + ("watch",), "the chart's migration Job (helm waits on hooks)"),
+    ("route.openshift.io", "routes", CHART_VERBS, "the chart's Route (OpenShift)"),
+    ("networking.k8s.io", "ingresses", CHART_VERBS, "the chart's Ingress (plain Kubernetes)"),
+    ("postgresql.cnpg.io", "clusters", CHART_VERBS, "the chart's CNPG Cluster"),
+    ("postgresql.cnpg.io", "scheduledbackups", CHART_VERBS, "the chart's ScheduledBackup"),
+    ("postgresql.cnpg.io", "databases", CHART_VERBS, "the chart's Database (the auth database)"),
+    ("barmancloud.cnpg.io", "objectstores", CHART_VERBS, "the chart's ObjectStore (backups)"),
+    ("build.openshift.io", "buildconfigs", CHART_VERBS, "the chart's BuildConfig (OpenShift builds)"),
+    ("image.openshift.io", "imagestreams", CHART_VERBS, "the chart's ImageStream (OpenShift builds)"),
+    ("template.openshift.io", "templates", CHART_VERBS, "the chart's migration Template (OpenShift)"),
+    ("monitoring.coreos.com", "podmonitors", CHART_VERBS, "the chart's PodMonitor (monitoring)"),
+    ("monitoring.coreos.com", "prometheusrules", CHART_VERBS, "the chart's PrometheusRule (monitoring)"),
+]
+_SERVER = [
+    ("apps", "deployments", READ, "MLflow's rollout and replica count"),
+    ("build.openshift.io", "builds", LIST, "the image build of a version"),
+    ("image.openshift.io", "imagestreams", READ, "the built image of a version"),
+]
+_AUTH_SECRET = [("", "secrets", APPLY, "basic-auth.ini and the app user's Secret (basic_auth_rewrite)")]
+_JOB = [
+    ("batch", "jobs", ("get", "create", "delete"), "the migration and backup catalog Jobs"),
+    ("", "pods", ("list",), "the Job's pod"),
+    ("", "pods/log", READ, "the Job's report in its pod log"),
+]
+_CATALOG = [
+    ("postgresql.cnpg.io", "clusters", READ, "the cluster whose backups are read"),
+    ("barmancloud.cnpg.io", "objectstores", READ, "where the backups are (ObjectStore)"),
+    ("", "secrets", READ, "the ObjectStore's credentials and CA"),
+]
+_EXEC = [
+    ("", "pods", READ, "the primary's pod"),
+    ("", "pods/exec", ("get", "create"), "pg_switch_wal() in the primary, as kubectl cnpg psql does"),
+]
+
+NEEDS = {
+    "deploy": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + [
+        ("", "namespaces", READ, "the namespace exists"),
+        ("postgresql.cnpg.io", "clusters", READ, "the running cluster and its image"),
+    ],
+    "upgrade": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + [
+        ("postgresql.cnpg.io", "clusters", READ, "the cluster and its app Secret"),
+        ("postgresql.cnpg.io", "backups", ("get", "list", "create"), "the backup before a schema change"),
+    ],
+    "recover": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + [
+        ("postgresql.cnpg.io", "clusters", ("get", "list", "patch"), "the clusters, the old one hibernated"),
+        ("postgresql.cnpg.io", "backups", LIST, "the new cluster's first base backup"),
+    ],
+    "recovery_drill": _RELEASE_READ + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + [
+        ("", "namespaces", READ, "the drill namespace"),
+        ("", "secrets", ("get", "list", "create", "patch", "delete"), "production's Secrets copied for the drill"),
+        ("postgresql.cnpg.io", "clusters", ("get", "list", "delete"), "the restored copy, removed afterwards"),
+        ("barmancloud.cnpg.io", "objectstores", ("get", "delete"), "the drill's ObjectStore, removed afterwards"),
+        ("route.openshift.io", "routes", READ, "the restored copy's URL"),
+    ],
+    "backup_check": _RELEASE_READ + _CATALOG + [
+        ("apps", "deployments", READ, "the MLflow image (the catalog Job's)"),
+    ],
+    "decommission": _LOCK + _RELEASE_READ + [
+        ("postgresql.cnpg.io", "clusters", ("get", "list", "delete"), "the superseded cluster"),
+        ("postgresql.cnpg.io", "backups", LIST, "the current cluster's completed backup"),
+        ("barmancloud.cnpg.io", "objectstores", ("get", "list", "delete"), "a store nothing uses any more"),
+        ("", "secrets", READ, "who owns the app Secret"),
+    ],
+}
+
+# Cluster-scoped, granted only on request (rbac.yml): a drill that makes and deletes its own namespace.
+DRILL_NAMESPACES = [("", "namespaces", ("get", "create", "delete"), "a drill's own throw-away namespace")]
+
+
+def split_resource(resource: str) -> tuple:
+    name, _sep, subresource = resource.partition("/")
+    return name, subresource
+
+
+def checks(flows) -> list:
+    """(group, resource, subresource, verb, why) for `flows`, each once, in a stable order."""
+    unknown = [flow for flow in flows if flow not in NEEDS]
+    if unknown:
+        raise ValueError("unknown flow(s) %s; known: %s" % (", ".join(unknown), ", ".join(FLOWS)))
+    seen, found = set(), []
+    for flow in flows:
+        for group, resource, verbs, why in NEEDS[flow]:
+            name, subresource = split_resource(resource)
+            for verb in verbs:
+                key = (group, name, subresource, verb)
+                if key not in seen:
+                    seen.add(key)
+                    found.append(key + (why,))
+    return found
+
+
+def role_rules(flows, extra=()) -> list:
+    """RBAC PolicyRules for `flows` (and `extra` needs), one rule per API group and verb set, sorted."""
+    verbs_of = {}
+    for group, resource, verbs, _why in [need for flow in flows for need in NEEDS[flow]] + list(extra):
+        verbs_of.setdefault((group, resource), set()).update(verbs)
+    by_verbs = {}
+    for (group, resource), verbs in verbs_of.items():
+        by_verbs.setdefault((group, tuple(sorted(verbs))), []).append(resource)
+    return [{"apiGroups": [group], "resources": sorted(resources), "verbs": list(verbs)}
+            for (group, verbs), resources in sorted(by_verbs.items())]
