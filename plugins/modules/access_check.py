@@ -13,8 +13,10 @@ version_added: 0.2.0
 author:
   - mlops.mlflow maintainers (@mlops-mlflow)
 description:
-  - Asks the API server, with one SelfSubjectAccessReview per permission (what C(kubectl auth can-i) sends), whether
-    the identity running the play may do each thing the named O(flows) do, in each of O(namespaces).
+  - Asks the API server whether the identity running the play may do each thing the named O(flows) do, in each of
+    O(namespaces). One SelfSubjectRulesReview per namespace (C(kubectl auth can-i --list)) shows the rules it holds;
+    every permission those rules do not grant is asked with its own SelfSubjectAccessReview (C(kubectl auth can-i)),
+    whose answer decides.
   - The permissions of each flow are the collection's one list (the same list C(playbooks/rbac.yml) grants
     from), so a Role made by C(rbac.yml) always passes and a hand-made Role is told exactly what it lacks.
   - When anything is missing, the task fails naming every missing C(verb resource.group) with its namespace and
@@ -99,10 +101,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 checked:
-  description: How many permissions were reviewed (each verb, resource and namespace once).
+  description: How many permissions were checked (each verb, resource and namespace once).
   returned: always
   type: int
-  sample: 84
+  sample: 184
+access_reviews:
+  description: How many of them the rules review did not show and were asked one by one.
+  returned: always
+  type: int
+  sample: 0
 missing:
   description: The permissions the identity lacks (empty on success; on failure the task fails with them).
   returned: always

@@ -35,6 +35,9 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     # Its backups go through the store's in-cluster name, which only pods resolve (an in-cluster MinIO): recover.yml
     # reads the catalog with a Job in the namespace, as barman-cloud reaches the store (runtime/s3.py).
     sandbox.use_in_cluster_store(namespace)
+    # Every playbook here runs as the ServiceAccount rbac.yml grants (docs/rbac.md), with no cluster-wide right.
+    assert_ok(sandbox.playbook("rbac", namespace))
+    sandbox.act_as_service_account(namespace)
     values = sandbox.values(namespace, "3.5.0")
     values["postgresql"]["instances"] = 3
     inventory = {"mlflow_values": values}

@@ -11,6 +11,7 @@ import yaml
 
 from ansible_collections.mlops.mlflow.plugins.filter.access_rules import access_rules
 from ansible_collections.mlops.mlflow.plugins.module_utils.access_needs import FLOWS, NEEDS, checks, role_rules
+from ansible_collections.mlops.mlflow.plugins.module_utils.access_review import rule_grants
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE_OF_FLOW = {"deploy": "deploy", "upgrade": "upgrade", "recover": "recovery", "recovery_drill": "drill",
@@ -90,3 +91,16 @@ def test_every_kind_the_chart_renders_is_applied_by_the_helm_needs():
         api, kind = re.search(r"^apiVersion: (\S+)", text, re.M), re.search(r"^kind: (\w+)", text, re.M)
         if api and kind:
             assert (_group(api.group(1)), _plural(kind.group(1))) in granted, template.name
+
+
+@pytest.mark.parametrize("rule, request_, granted", [
+    ({"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}, ("", "pods", "", "get"), True),
+    ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}, ("", "pods", "exec", "create"), True),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["pods"]}, ("", "pods", "exec", "create"), False),
+    ({"verbs": ["create"], "apiGroups": [""], "resources": ["*/exec"]}, ("", "pods", "exec", "create"), True),
+    ({"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["x"]},
+     ("", "secrets", "", "get"), False),
+    ({"verbs": ["get"], "apiGroups": ["apps"], "resources": ["deployments"]}, ("", "deployments", "", "get"), False),
+], ids=["exact", "wildcards", "subresource-not-implied", "star-subresource", "resource-names", "other-group"])
+def test_a_held_rule_grants_what_rbac_would(rule, request_, granted):
+    assert rule_grants(rule, *request_) is granted
