@@ -27,6 +27,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.k8s_job import (
     job_state,
     new_run_token,
     restricted_job,
+    secret_env,
 )
 
 RUN_LABEL = "mlflow.mlops/catalog-run"
@@ -74,10 +75,6 @@ def catalog_program() -> str:
     return inspect.getsource(backup_catalog_scan) + ENTRY_POINT
 
 
-def _secret_env(variable: str, reference: dict) -> dict:
-    return {"name": variable, "valueFrom": {"secretKeyRef": {"name": reference["name"], "key": reference["key"]}}}
-
-
 def build_catalog_job(name: str, namespace: str, token: str, image: str, store_spec: dict, request: dict,
                       python_command: str = "python", service_account_name: str | None = None,
                       image_pull_policy: str | None = None) -> dict:
@@ -85,7 +82,7 @@ def build_catalog_job(name: str, namespace: str, token: str, image: str, store_s
     configuration = store_spec.get("configuration") or {}
     credentials = configuration.get("s3Credentials") or {}
     env = [{"name": ENV_REQUEST, "value": json.dumps(request, sort_keys=True)}]
-    env += [_secret_env(variable, credentials[field]) for field, variable in CREDENTIAL_VARIABLES
+    env += [secret_env(variable, credentials[field]) for field, variable in CREDENTIAL_VARIABLES
             if isinstance(credentials.get(field), dict)]
     volumes = [{"name": "tmp", "emptyDir": {}}]
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]

@@ -50,6 +50,11 @@ def job_name(prefix: str, token: str) -> str:
     return name
 
 
+def secret_env(variable: str, reference: dict) -> dict:
+    """An environment variable read from a Secret's key (`reference`: name and key), never a value in the manifest."""
+    return {"name": variable, "valueFrom": {"secretKeyRef": {"name": reference["name"], "key": reference["key"]}}}
+
+
 def restricted_job(name: str, namespace: str, labels: dict, container: dict, volumes: list,
                    service_account_name: str | None = None) -> dict:
     """One attempt (`backoffLimit: 0`, `restartPolicy: Never`) of a container that passes OpenShift's

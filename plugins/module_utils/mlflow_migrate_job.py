@@ -22,6 +22,7 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.k8s_job import (
     job_state,
     new_run_token,
     restricted_job,
+    secret_env,
 )
 from ansible_collections.mlops.mlflow.plugins.module_utils.mlflow_revisions import (
     outcome,
@@ -44,10 +45,6 @@ AUTH_CONFIG_DIR = "/etc/mlflow-auth"
 AUTH_CONFIG_FILE = "basic-auth.ini"
 
 
-def _secret_env(variable: str, secret: dict) -> dict:
-    return {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret["name"], "key": secret["key"]}}}
-
-
 def build_job_manifest(name: str, namespace: str, image: str, token: str, tracking_uri_secret: dict | None,
                        auth_uri_secret: dict | None = None, action: str = "run", python_command: str = "python",
                        connect_timeout: int = 10, service_account_name: str | None = None,
@@ -60,13 +57,13 @@ def build_job_manifest(name: str, namespace: str, image: str, token: str, tracki
     all_labels = dict(labels or {})
     all_labels.update({NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: token})
     if tracking_uri_secret:
-        env = [_secret_env(ENV_TRACKING_URI, tracking_uri_secret)]
+        env = [secret_env(ENV_TRACKING_URI, tracking_uri_secret)]
     else:
         env = [{"name": ENV_TRACKING_URI, "value": tracking_uri}]
     volumes = [{"name": "tmp", "emptyDir": {}}]
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     if auth_uri_secret:
-        env.append(_secret_env(ENV_AUTH_URI, auth_uri_secret))
+        env.append(secret_env(ENV_AUTH_URI, auth_uri_secret))
     elif auth_config_secret:
         # The auth database URI is where the server reads it: database_uri in basic-auth.ini.
         items = [{"key": auth_config_secret["key"], "path": AUTH_CONFIG_FILE}]

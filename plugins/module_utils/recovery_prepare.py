@@ -111,18 +111,14 @@ def read_scans(module, servers: list) -> tuple:
     reader = params["catalog_from"]
     if reader == "auto":
         reader = "control_node" if store else "cluster"
+    # The module's required_if gives an explicit reader its input; auto without a store has a catalog_job.
     if reader == "control_node":
-        if not store:
-            raise CollectionError("catalog_from=control_node needs object_store (the store's address and keys).")
         try:
             return scan_from_control_node(store, servers), "control_node", warnings
         except StoreUnreachable as exc:
             if params["catalog_from"] != "auto" or not job:
                 raise
             warnings.append("%s The catalog is read from inside the cluster instead (catalog_job)." % exc)
-    if not job:
-        raise CollectionError("catalog_from=cluster needs catalog_job (the namespace, the ObjectStore and an image "
-                              "with Python and boto3).")
     scans, name = scan_in_cluster(module, servers, destination=store["destination_path"] if store else None,
                                   addressing_style=store["addressing_style"] if store else "auto")
     if scans is None:
