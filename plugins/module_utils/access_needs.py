@@ -44,6 +44,7 @@ _HELM_WRITE = [
 _SERVER = [
     ("apps", "deployments", READ, "MLflow's rollout and replica count"),
     ("build.openshift.io", "builds", LIST, "the image build of a version"),
+    ("build.openshift.io", "buildconfigs/instantiate", ("create",), "starting the build of a missing image"),
     ("image.openshift.io", "imagestreams", READ, "the built image of a version"),
 ]
 _AUTH_SECRET = [("", "secrets", APPLY, "basic-auth.ini and the app user's Secret (basic_auth_rewrite)")]

@@ -21,6 +21,8 @@ import hashlib
 import json
 import logging
 import re
+import shlex
+import subprocess
 from typing import Any
 
 from ..runtime.images import INTERNAL_REGISTRY, mlflow_version
@@ -51,6 +53,21 @@ def build_version(build: dict[str, Any]) -> str | None:
     target = ((spec.get("output") or {}).get("to") or {}).get("name", "")
     found = _TAG_VERSION.search(target)
     return found.group(1) if found else None
+
+
+def extra_packages(build: dict[str, Any], version: str) -> list[str]:
+    """The packages the Dockerfile's `pip install` asks for beyond those of the MLflow image of `version` (the chart's
+    `build.packages` an inventory added): each must install, or the build fails at that step as pip would."""
+    from ..runtime.venvs import requirements_for  # pylint: disable=import-outside-toplevel
+
+    dockerfile = ((build.get("spec") or {}).get("source") or {}).get("dockerfile") or ""
+    wanted = []
+    for line in dockerfile.splitlines():
+        words = shlex.split(line.strip()) if "pip install" in line else []
+        if words[:1] == ["RUN"]:
+            wanted += [word for word in words[words.index("install") + 1:] if not word.startswith("-")]
+    known = set(requirements_for(version))
+    return [package for package in wanted if package not in known and not _PIN.match(package)]
 
 
 def _steps(build: dict[str, Any]) -> str:
@@ -133,6 +150,16 @@ class BuildController(Controller):
                 raise RuntimeError("the sandbox builds MLflow images only: no mlflow[auth]==<version> in the "
                                    "Dockerfile, no mlflow:v<version> base image or output tag")
             venv = ensure_mlflow_venv(version)
+            extras = extra_packages(obj, version)
+            if extras:
+                # The image's pip step, resolved against the image's packages (nothing is installed into the shared
+                # venv): a package that cannot install fails the build with the installer's own words.
+                from ..runtime.venvs import uv_executable  # pylint: disable=import-outside-toplevel
+                command = [uv_executable(), "pip", "install", "--offline", "--dry-run", "--quiet",
+                           "--python", str(venv / "bin" / "python"), *extras]
+                checked = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300)
+                if checked.returncode != 0:
+                    raise RuntimeError(f"pip install {' '.join(extras)} failed:\n{checked.stderr.strip()[-3000:]}")
             digest = "sha256:" + hashlib.sha256(f"{venv}:{version}".encode()).hexdigest()
             target = ((obj.get("spec") or {}).get("output") or {}).get("to") or {}
             self._write_log(log, f"Successfully pushed {target.get('name', '')}@{digest}\nPush successful\n")

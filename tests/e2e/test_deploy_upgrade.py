@@ -61,8 +61,27 @@ def test_upgrade_3_4_to_3_5_migrates_and_keeps_every_run(sandbox: Sandbox, names
     assert changed_tasks(again) == []
 
 
+def builds_of(sandbox: Sandbox, namespace: str, build_config: str) -> list[str]:
+    found = sandbox.kubectl_json("builds.build.openshift.io", "-n", namespace,
+                                 "-l", f"openshift.io/build-config.name={build_config}")["items"]
+    return sorted(item["metadata"]["name"] for item in found)
+
+
 def test_upgrade_without_schema_change_is_a_rolling_update_without_downtime(sandbox: Sandbox, namespace: str):
+    # A build whose pip step cannot install a package fails deploy.yml with the build's own log; after the fix, the
+    # next run starts a new build of the same BuildConfig (a ConfigChange trigger fires once, on creation; an edit
+    # or a rerun starts none: openshift-controller-manager's buildconfig_controller.go).
+    broken = sandbox.values(namespace, "3.5.0")
+    broken.setdefault("build", {})["packages"] = ["psycopg2-binary", "psycopg[binary]", "boto3",
+                                                  "no-such-package-mlops==1.0"]
+    failed = sandbox.deploy(namespace, "3.5.0", extra_vars={"mlflow_values": broken})
+    message = failure_message(failed)
+    assert failed.returncode != 0, message
+    assert "Build mlflow-v3-5-0-1 of mlflow:v3.5.0 failed" in message and "no-such-package-mlops" in message, message
+    assert builds_of(sandbox, namespace, "mlflow-v3-5-0") == ["mlflow-v3-5-0-1"]
     assert_ok(sandbox.deploy(namespace, "3.5.0"))
+    assert builds_of(sandbox, namespace, "mlflow-v3-5-0") == ["mlflow-v3-5-0-1", "mlflow-v3-5-0-2"]
+
     experiment, runs = seed_runs(sandbox, namespace, count=2)
     with Prober(sandbox.mlflow(namespace)) as prober:
         upgraded = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})

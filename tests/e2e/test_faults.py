@@ -93,6 +93,8 @@ def test_a_migration_the_database_user_cannot_finish_then_a_new_version_that_nev
     # Case 5: a misspelt server option (--serve-artifact) in the inventory, rolled out with 3.5.1.
     broken = sandbox.values(namespace, "3.5.0")
     broken["mlflow"]["extraArgs"] = ["--serve-artifact"]
+    builds_before = {item["metadata"]["uid"] for item in sandbox.kubectl_json(
+        "builds.build.openshift.io", "-n", namespace)["items"]}
     with Prober(sandbox.mlflow(namespace), interval=0.5) as prober:
         crashed = faults.run(sandbox, "upgrade", namespace, broken, {"mlflow_tag": "3.5.1", **SHORT_WAIT})
     message = failure_message(crashed)
@@ -101,6 +103,10 @@ def test_a_migration_the_database_user_cannot_finish_then_a_new_version_that_nev
     assert "put back to MLflow 3.5.0" in message and "Fix the cause and rerun" in message, message
     assert prober.failures == 0, f"MLflow stopped serving during the failed rollout: {prober.errors}"
     serves(sandbox, namespace, "3.5.0", runs, timeout=120)
+    # The rollback renders the BuildConfig of 3.5.0 again, whose image exists: no build of it starts.
+    new_builds = [item["metadata"]["name"] for item in sandbox.kubectl_json(
+        "builds.build.openshift.io", "-n", namespace)["items"] if item["metadata"]["uid"] not in builds_before]
+    assert new_builds == ["mlflow-v3-5-1-1"], new_builds
 
     assert_ok(sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"}))
     serves(sandbox, namespace, "3.5.1", runs, timeout=60)
