@@ -19,7 +19,7 @@ PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope
 # 2 workers it kept the 2 cores 68 % busy (6 min 13 s); on 3, 4 min 56 s.
 QUICK_WORKERS ?= 3
 
-.PHONY: demo ee-context docs-check setup test test-quick test-unit test-integration test-chart test-sandbox test-e2e test-durations lint lint-ansible sanity docs-check bench clean help
+.PHONY: demo ee-context docs-check requirements setup test test-quick test-unit test-integration test-chart test-sandbox test-e2e test-durations lint lint-ansible sanity docs-check bench clean help
 
 help:
 	@echo "make demo    - deploy, upgrade and drill MLflow in the local sandbox, with a report"
@@ -29,9 +29,16 @@ help:
 	@echo "make lint    - ansible-lint (production profile) and ansible-test sanity"
 	@echo "make bench   - run the benchmarks in benchmarks/"
 	@echo "make ee-context - the execution environment build context (ansible-builder create)"
+	@echo "make requirements - regenerate the MLflow images' pinned requirement sets (UPGRADE=1: newest releases)"
 
 setup:
 	@bash scripts/setup.sh
+
+# The pinned requirement set of each MLflow version of tests/versions.env (charts/mlflow/files/requirements), what
+# the chart's BuildConfig and the sandbox's venvs install. Needs the package index; nothing else calls it. Existing
+# pins are kept where they still fit; UPGRADE=1 resolves everything to the newest releases.
+requirements: setup
+	$(VENV)/bin/python scripts/pin_requirements.py $(if $(UPGRADE),--upgrade)
 
 # The whole story in the local sandbox: deploy 3.4.0, upgrade twice, recovery drill, report.
 demo: setup
@@ -76,7 +83,8 @@ sanity:
 	@tar --exclude-vcs --exclude=./.venv --exclude=./.cache --exclude=./collections --exclude=./build \
 	     --exclude=./sandbox --exclude=./benchmarks --exclude=./charts/*/templates --exclude=./.ansible --exclude=./.sandbox \
 	     --exclude=__pycache__ --exclude=./tests/output -cf - . | tar -xf - -C $(LINT_TREE)
-	@cp -a collections/ansible_collections/kubernetes collections/ansible_collections/ansible build/lint/ansible_collections/
+	@cp -a collections/ansible_collections/kubernetes collections/ansible_collections/community collections/ansible_collections/ansible \
+	      build/lint/ansible_collections/
 	cd $(LINT_TREE) && git init -q . && git add -A && \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ansible-test sanity --color no --python $(SANITY_PYTHONS) --requirements
 

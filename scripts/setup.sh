@@ -132,11 +132,11 @@ if ! runuser -u postgres -- "$BARMAN_VENV/bin/barman-cloud-backup" --version >/d
 fi
 
 # 6. MLflow venvs of the pinned versions (the tests and the sandbox's image builds reuse them).
-if ! stamp_ok mlflow-venvs "$MLFLOW_VERSIONS" sandbox/runtime/venvs.py; then
+if ! stamp_ok mlflow-venvs "$MLFLOW_VERSIONS" sandbox/runtime/venvs.py charts/mlflow/files/requirements/*.txt; then
   say "building MLflow venvs: $MLFLOW_VERSIONS"
   read -r -a versions_list <<< "$MLFLOW_VERSIONS"
   "$VENV/bin/python" -m sandbox.runtime.venvs "${versions_list[@]}"
-  stamp_set mlflow-venvs "$MLFLOW_VERSIONS" sandbox/runtime/venvs.py
+  stamp_set mlflow-venvs "$MLFLOW_VERSIONS" sandbox/runtime/venvs.py charts/mlflow/files/requirements/*.txt
 fi
 
 say "setup complete: $("$VENV/bin/ansible" --version | sed -n 1p), Python $("$VENV/bin/python" -V | cut -d' ' -f2)"

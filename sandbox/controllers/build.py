@@ -6,11 +6,11 @@
   with a BuildRequest naming LastVersion 0 so that the generator refuses a second one). More builds come from
   `buildconfigs/<name>/instantiate` (`oc start-build`).
 - Build: New -> Running -> Complete|Failed. "Building" `.../mlflow:v<ver>` is creating (or reusing from the
-  cache) the uv venv with `mlflow[auth]==<ver>`, the PostgreSQL drivers and boto3 — the packages of the chart's
-  Dockerfile; the version comes from the Dockerfile's `mlflow[auth]==<ver>` (else its FROM tag, else the output
-  tag). The build's log (`oc logs build/<name>`, `builds/<name>/log`) tells the steps and pip's (uv's) output;
-  a failure is OpenShift's: reason DockerBuildFailed, message "Docker build strategy has failed.", the end of the
-  log in `logSnippet`.
+  cache) the uv venv of that version: the chart's pinned set of it (the pins of the chart's Dockerfile), else
+  `mlflow[auth]==<ver>`, the PostgreSQL drivers and boto3; the version comes from the Dockerfile's
+  `mlflow[auth]==<ver>` or `mlflow==<ver>` (else its FROM tag, else the output tag). The build's log
+  (`oc logs build/<name>`, `builds/<name>/log`) tells the steps and pip's (uv's) output; a failure is OpenShift's:
+  reason DockerBuildFailed, message "Docker build strategy has failed.", the end of the log in `logSnippet`.
 - Only a successful build pushes: the output ImageStreamTag moves (ImageStream `status.tags`), and Deployments
   whose `image.openshift.io/triggers` annotation names that tag get its image (OpenShift's image-change trigger).
 """
@@ -55,25 +55,41 @@ def build_version(build: dict[str, Any]) -> str | None:
     return found.group(1) if found else None
 
 
+def _instructions(build: dict[str, Any]) -> list[str]:
+    """The Dockerfile's instructions, as Docker reads them: comments dropped, `\\`-continued lines joined."""
+    dockerfile = ((build.get("spec") or {}).get("source") or {}).get("dockerfile") or ""
+    instructions, current = [], ""
+    for raw in dockerfile.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        current = f"{current} {line}" if current else line
+        if current.endswith("\\"):
+            current = current[:-1].rstrip()
+        else:
+            instructions.append(current)
+            current = ""
+    return instructions + ([current] if current else [])
+
+
 def extra_packages(build: dict[str, Any], version: str) -> list[str]:
     """The packages the Dockerfile's `pip install` asks for beyond those of the MLflow image of `version` (the chart's
-    `build.packages` an inventory added): each must install, or the build fails at that step as pip would."""
-    from ..runtime.venvs import requirements_for  # pylint: disable=import-outside-toplevel
+    `build.packages` an inventory added): each must install, or the build fails at that step as pip would. The image's
+    own are its requirements and, for a version the chart pins, the pins of its set (the venv holds exactly those)."""
+    from ..runtime.venvs import pinned_requirements, requirements_for  # pylint: disable=import-outside-toplevel
 
-    dockerfile = ((build.get("spec") or {}).get("source") or {}).get("dockerfile") or ""
     wanted = []
-    for line in dockerfile.splitlines():
-        words = shlex.split(line.strip()) if "pip install" in line else []
+    for instruction in _instructions(build):
+        words = shlex.split(instruction) if "pip install" in instruction else []
         if words[:1] == ["RUN"]:
             wanted += [word for word in words[words.index("install") + 1:] if not word.startswith("-")]
-    known = set(requirements_for(version))
+    known = set(requirements_for(version)) | set(pinned_requirements(version))
     return [package for package in wanted if package not in known and not _PIN.match(package)]
 
 
 def _steps(build: dict[str, Any]) -> str:
     """The start of a docker build's log: its Dockerfile's instructions as numbered steps."""
-    dockerfile = ((build.get("spec") or {}).get("source") or {}).get("dockerfile") or ""
-    steps = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.strip().startswith("#")]
+    steps = _instructions(build)
     return "".join(f"STEP {i}/{len(steps)}: {step}\n" for i, step in enumerate(steps, 1))
 
 

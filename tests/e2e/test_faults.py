@@ -103,12 +103,16 @@ def test_a_migration_the_database_user_cannot_finish_then_a_new_version_that_nev
     assert "put back to MLflow 3.5.0" in message and "Fix the cause and rerun" in message, message
     assert prober.failures == 0, f"MLflow stopped serving during the failed rollout: {prober.errors}"
     serves(sandbox, namespace, "3.5.0", runs, timeout=120)
-    # The rollback renders the BuildConfig of 3.5.0 again, whose image exists: no build of it starts.
+    # The rollback renders the BuildConfig of 3.5.0 again, whose image exists: no build of it starts. (Helm deletes
+    # the BuildConfig of 3.5.1, and with it, by their owner reference, its builds; the ImageStream tag v3.5.1 stays.)
     new_builds = [item["metadata"]["name"] for item in sandbox.kubectl_json(
         "builds.build.openshift.io", "-n", namespace)["items"] if item["metadata"]["uid"] not in builds_before]
-    assert new_builds == ["mlflow-v3-5-1-1"], new_builds
+    assert new_builds == [], new_builds
 
+    # The rerun after the fix renders the BuildConfig of 3.5.1 again; its image exists, so nothing is rebuilt.
     assert_ok(sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"}))
+    builds = sandbox.kubectl_json("builds.build.openshift.io", "-n", namespace)["items"]
+    assert [b["metadata"]["name"] for b in builds if b["metadata"]["uid"] not in builds_before] == [], builds
     serves(sandbox, namespace, "3.5.1", runs, timeout=60)
 
 

@@ -135,6 +135,23 @@ class Stack:
         path = self.cluster.root / "playbooks" / f"values-{self.namespace}-{time.monotonic_ns()}.yaml"
         path.write_text(yaml.safe_dump(values), encoding="utf-8")
         self.cluster.helm("upgrade", "-i", "mlflow", str(CHART), "-n", self.namespace, "-f", str(path))
+        self.start_missing_builds()
+
+    def start_missing_builds(self) -> None:
+        """Start a build of each BuildConfig whose ImageStream tag has no image and that never built, as the
+        playbooks do (roles/common/tasks/wait_image.yml): the chart's BuildConfigs have no trigger."""
+        tagged = {tag["tag"] for stream in self.items("imagestreams.image.openshift.io")
+                  for tag in (stream.get("status") or {}).get("tags") or [] if tag.get("items")}
+        for build_config in self.items("buildconfigs.build.openshift.io"):
+            output = build_config["spec"]["output"]["to"]["name"].split(":", 1)[-1]
+            if output in tagged or (build_config.get("status") or {}).get("lastVersion"):
+                continue
+            name = build_config["metadata"]["name"]
+            request = {"kind": "BuildRequest", "apiVersion": "build.openshift.io/v1", "metadata": {"name": name},
+                       "triggeredBy": [{"message": "Manually triggered"}]}
+            self.cluster.kubectl("create", "--raw",
+                                 f"/apis/build.openshift.io/v1/namespaces/{self.namespace}/buildconfigs/{name}/instantiate",
+                                 "-f", "-", stdin=json.dumps(request))
 
     def write_auth_config(self, cluster_name: str) -> None:
         """basic-auth.ini pointing at the cluster's auth database through its -rw Service name, as deploy does."""
