@@ -70,7 +70,7 @@ def up(args: argparse.Namespace) -> int:
         command.append("--persist")
     if args.stand_ins:
         command.append("--stand-ins")
-    command += ["--s3-scheme", args.s3_scheme, "--s3-reach", args.s3_reach]
+    command += ["--s3-scheme", args.s3_scheme, "--s3-reach", args.s3_reach, "--flavour", args.flavour]
     child_env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with open(files.log, "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=child_env,  # pylint: disable=consider-using-with
@@ -191,7 +191,7 @@ def serve(args: argparse.Namespace) -> int:
         from .runtime import Runtime  # pylint: disable=import-outside-toplevel
         runtime = Runtime(files.root, s3_tls=args.s3_scheme == "https", s3_reach=args.s3_reach).start()
     server = ApiServer(args.port, files.snapshot if args.persist else None, runtime=runtime,
-                       audit=files.root / "audit.jsonl", tls_dir=files.tls_dir)
+                       audit=files.root / "audit.jsonl", tls_dir=files.tls_dir, flavour=args.flavour)
     server.start()
     if runtime is not None:
         files.runtime_info.write_text(json.dumps(dict(runtime.info(), controllers="real")), encoding="utf-8")
@@ -231,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
                                  default=os.environ.get("SANDBOX_S3_REACH", "external"),
                                  help="the S3 endpoint is one the control node reaches (external) or a name only "
                                       "pods resolve (in-cluster); default: $SANDBOX_S3_REACH, else external")
+            command.add_argument("--flavour", choices=("openshift", "kubernetes"),
+                                 default=os.environ.get("SANDBOX_FLAVOUR", "openshift"),
+                                 help="the cluster it stands for: OpenShift (route, build, image, template, project "
+                                      "APIs served) or plain Kubernetes (none of them; Ingresses are routed "
+                                      "instead); default: $SANDBOX_FLAVOUR, else openshift")
         command.add_argument("--state-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     return args.handler(args)

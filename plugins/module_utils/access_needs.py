@@ -94,8 +94,47 @@ NEEDS = {
     ],
 }
 
-# Cluster-scoped, granted only on request (rbac.yml): a drill that makes and deletes its own namespace.
-DRILL_NAMESPACES = [("", "namespaces", ("get", "create", "delete"), "a drill's own throw-away namespace")]
+# Where a drill restores (the drill role's preflight picks the mode; docs/rbac.md "Drills without cluster-admin"),
+# and what each mode needs beyond the flow, asked once at the cluster scope (granted only on request, by rbac.yml):
+# - provided: an existing namespace where rbac.yml bound the Role (rbac_drill_namespace): nothing more;
+# - project_request: on OpenShift (project.openshift.io served), a ProjectRequest, what `oc new-project` sends,
+#   allowed by the `self-provisioner` ClusterRole (openshift-apiserver pkg/project/apiserver/registry/projectrequest/
+#   delegated/delegated.go); the default project template makes the requester `admin` of the new project;
+# - namespace: plain Kubernetes, a Namespace the drill creates and deletes (a ClusterRole, rbac_drill_own_namespaces).
+DRILL_NAMESPACE_MODES = ("provided", "project_request", "namespace")
+DRILL_NAMESPACE_NEEDS = {
+    "provided": [],
+    "project_request": [("project.openshift.io", "projectrequests", ("create",),
+                         "the drill asks for its project (ProjectRequest, as oc new-project)")],
+    "namespace": [("", "namespaces", ("get", "create", "delete"), "a drill's own throw-away namespace")],
+}
+DRILL_NAMESPACES = DRILL_NAMESPACE_NEEDS["namespace"]
+# In the project a ProjectRequest made, its requester is `admin` (OpenShift's admin ClusterRole aggregates
+# system:openshift:aggregate-to-admin: delete, get, patch, update on projects; Kubernetes' system:aggregate-to-admin:
+# roles and rolebindings). Admin has no right on CloudNativePG's or the plugin's kinds (their manifests aggregate
+# nothing to admin), so the drill binds, in its project only, a ClusterRole that rbac.yml makes with the flow's rules
+# and these (`bind` on that one ClusterRole is what RBAC asks of a RoleBinding's creator who does not hold its rules:
+# kubernetes pkg/registry/rbac/rolebinding/policybased/storage.go, BindingAuthorized).
+DRILL_PROJECT_NEEDS = [
+    ("project.openshift.io", "projects", ("get", "delete"), "the drill's project, deleted as a Project afterwards"),
+]
+DRILL_PROJECT_BINDING = [
+    ("rbac.authorization.k8s.io", "rolebindings", ("get", "create"), "binding the drill's ClusterRole in its project"),
+]
+
+
+def drill_namespace_rules(mode: str) -> list:
+    """The access_check rules (cluster-scoped) a drill's namespace mode needs beyond the recovery_drill flow."""
+    if mode not in DRILL_NAMESPACE_NEEDS:
+        raise ValueError("unknown drill namespace mode %s; known: %s" % (mode, ", ".join(DRILL_NAMESPACE_MODES)))
+    return [{"group": group, "resource": resource, "verbs": list(verbs), "cluster_scoped": True, "why": why}
+            for group, resource, verbs, why in DRILL_NAMESPACE_NEEDS[mode]]
+
+
+def drill_project_rules() -> list:
+    """The access_check rules (namespaced) a drill needs in the project it asked for, beyond the flow."""
+    return [{"group": group, "resource": resource, "verbs": list(verbs), "why": why}
+            for group, resource, verbs, why in DRILL_PROJECT_NEEDS]
 
 
 def split_resource(resource: str) -> tuple:

@@ -11,9 +11,17 @@ SelfSubjectAccessReview (what `kubectl auth can-i` sends), whose answer decides.
 request per namespace when all is granted, and a denial is always the API server's own answer.
 
 A review is an answer, never stored, so it is sent as is in check mode too (not as a dry run).
+
+The OpenShift API groups (route, build, image, template, project: `*.openshift.io`) are used only where the cluster
+serves them: on plain Kubernetes the chart renders an Ingress and no build objects, and the flows never call those
+APIs. So discovery (`GET /apis`, once) decides: a permission in an OpenShift group the cluster does not serve is
+not required, and the result says which were skipped. RBAC accepts rules for groups nothing serves, so a Role from
+rbac.yml may still list them (docs/rbac.md).
 """
 
 from __future__ import annotations
+
+import json
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.access_needs import checks, split_resource
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
@@ -79,11 +87,27 @@ def held_rules(module, namespace: str) -> list:
     return (reviews.create(body=body).to_dict().get("status") or {}).get("resourceRules") or []
 
 
+def optional_group(group: str) -> bool:
+    """A group the flows use only when the cluster serves it (OpenShift's)."""
+    return group.endswith(".openshift.io")
+
+
+def served_groups(module) -> set:
+    """The API groups the cluster serves (APIGroupList at /apis; the core group always)."""
+    response = module.client.client.request("get", "/apis", serialize=False)
+    listing = json.loads(response.data.decode("utf-8"))
+    return {""} | {group.get("name") for group in listing.get("groups") or []}
+
+
 def run_access_check(module) -> dict:
     params = module.params
     reviews = module.resource("SelfSubjectAccessReview", REVIEW_API)
-    missing, checked, asked, rules = [], 0, 0, {}
+    missing, checked, asked, rules, skipped = [], 0, 0, {}, {}
+    served = served_groups(module)
     for namespace, group, resource, subresource, verb, why in wanted(params):
+        if optional_group(group) and group not in served:
+            skipped[group] = skipped.get(group, 0) + 1  # the flows skip these kinds on this cluster
+            continue
         checked += 1
         if namespace not in rules:
             rules[namespace] = held_rules(module, namespace)
@@ -95,7 +119,8 @@ def run_access_check(module) -> dict:
             missing.append({"namespace": namespace, "verb": verb, "group": group,
                             "resource": resource + ("/" + subresource if subresource else ""),
                             "permission": describe(verb, group, resource, subresource), "why": why})
-    result = {"changed": False, "checked": checked, "access_reviews": asked, "missing": missing}
+    result = {"changed": False, "checked": checked, "access_reviews": asked, "missing": missing,
+              "skipped_unserved": [{"group": group, "permissions": count} for group, count in sorted(skipped.items())]}
     if missing:
         lines = ["%s %s (%s)" % (item["permission"], "in " + item["namespace"] if item["namespace"] else
                                  "at the cluster scope", item["why"]) for item in missing]
@@ -103,5 +128,6 @@ def run_access_check(module) -> dict:
             "the identity running this playbook lacks %d permission(s) that %s needs; nothing was changed. "
             "Missing: %s. A cluster admin grants exactly what the playbooks use with: %s"
             % (len(missing), " and ".join(params["flows"]) or "this task", "; ".join(lines),
-               params["grant_hint"]), missing=missing, checked=checked)
+               params["grant_hint"]), missing=missing, checked=checked,
+            skipped_unserved=result["skipped_unserved"])
     return result

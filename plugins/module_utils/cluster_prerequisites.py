@@ -10,6 +10,11 @@ system:public-info-viewer roles allow everyone), so a namespace-scoped identity 
 - CloudNativePG's API (postgresql.cnpg.io/v1: Cluster, Backup, ScheduledBackup, Database) at 1.26 or later, told by
   the Cluster schema's `spec.plugins[].isWALArchiver` (added in 1.26, which the plugin's backups need).
 - The Barman Cloud Plugin's API (barmancloud.cnpg.io/v1 ObjectStore).
+- cert-manager's API (cert-manager.io/v1 Certificate and Issuer): the plugin's release manifest (and its Helm chart)
+  has cert-manager issue the TLS certificates of the operator-plugin gRPC connection - an Issuer `selfsigned-issuer`
+  and the Certificates `barman-cloud-client` and `barman-cloud-server` in the operator's namespace - and renew them;
+  its installation guide (plugin-barman-cloud docs, installation.md) makes `cmctl check api` a requirement. Without
+  cert-manager those objects cannot be created, and the plugin's pod waits for the Secrets they would make.
 """
 
 from __future__ import annotations
@@ -22,10 +27,19 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.errors import Collect
 MIN_KUBERNETES = (1, 29)
 CNPG_GROUP_VERSION = "postgresql.cnpg.io/v1"
 PLUGIN_GROUP_VERSION = "barmancloud.cnpg.io/v1"
+CERT_MANAGER_GROUP_VERSION = "cert-manager.io/v1"
 REQUIRED = (
     (CNPG_GROUP_VERSION, ("clusters", "backups", "scheduledbackups", "databases"), "CloudNativePG (1.26 or later)"),
     (PLUGIN_GROUP_VERSION, ("objectstores",), "the Barman Cloud Plugin"),
+    (CERT_MANAGER_GROUP_VERSION, ("certificates", "issuers"), "cert-manager"),
 )
+# What to do about a missing piece, where the name alone does not say it.
+ADVICE = {
+    CERT_MANAGER_GROUP_VERSION: "the Barman Cloud Plugin's manifest has it issue and renew the TLS certificates of the "
+                                "operator-plugin connection (an Issuer and two Certificates); install cert-manager "
+                                "(https://cert-manager.io/docs/installation/; on OpenShift, the cert-manager Operator "
+                                "for Red Hat OpenShift), check it with `cmctl check api`, then install the plugin",
+}
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 
 
@@ -61,12 +75,13 @@ def problems(version_info: dict, served: dict, cnpg_openapi: dict | None) -> lis
         found.append("Kubernetes %d.%d: 1.29 or later is needed (the Barman Cloud Plugin runs as a native sidecar)"
                      % version)
     for group_version, resources, what in REQUIRED:
+        advice = (" (%s)" % ADVICE[group_version]) if group_version in ADVICE else ""
         if group_version not in served:
-            found.append("%s is not installed: the API %s is not served" % (what, group_version))
+            found.append("%s is not installed: the API %s is not served%s" % (what, group_version, advice))
             continue
         absent = [name for name in resources if name not in served[group_version]]
         if absent:
-            found.append("%s serves no %s in %s" % (what, ", ".join(absent), group_version))
+            found.append("%s serves no %s in %s%s" % (what, ", ".join(absent), group_version, advice))
     if CNPG_GROUP_VERSION in served and cnpg_openapi is not None and not cluster_schema_has_wal_archiver(cnpg_openapi):
         found.append("CloudNativePG is older than 1.26: its Cluster has no spec.plugins[].isWALArchiver, which "
                      "backups through the Barman Cloud Plugin need")

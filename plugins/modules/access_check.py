@@ -21,6 +21,9 @@ description:
     from), so a Role made by C(rbac.yml) always passes and a hand-made Role is told exactly what it lacks.
   - When anything is missing, the task fails naming every missing C(verb resource.group) with its namespace and
     why the flow needs it, and how to grant it. It never changes anything.
+  - A permission in an OpenShift API group (C(*.openshift.io)) that the cluster does not serve is not required, as
+    the flows use routes, builds, image streams, templates and projects only where they are served (discovery,
+    read once). RV(skipped_unserved) says which groups were skipped.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - mlops.mlflow.cluster
@@ -110,6 +113,13 @@ access_reviews:
   returned: always
   type: int
   sample: 0
+skipped_unserved:
+  description: The OpenShift API groups the cluster does not serve, with how many of their permissions were not
+    checked (the flows do not use them there); empty on OpenShift.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"group": "route.openshift.io", "permissions": 5}]
 missing:
   description: The permissions the identity lacks (empty on success; on failure the task fails with them).
   returned: always

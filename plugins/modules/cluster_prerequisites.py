@@ -20,6 +20,8 @@ description:
   - CloudNativePG 1.26 or later (its C(postgresql.cnpg.io/v1) Cluster, Backup, ScheduledBackup and Database, and
     C(spec.plugins[].isWALArchiver), added in 1.26).
   - The Barman Cloud Plugin (C(barmancloud.cnpg.io/v1) ObjectStore).
+  - cert-manager (C(cert-manager.io/v1) Certificate and Issuer), which the Barman Cloud Plugin's manifest uses to
+    issue and renew the TLS certificates between the CloudNativePG operator and the plugin.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - mlops.mlflow.cluster
@@ -52,7 +54,7 @@ apis:
   returned: always
   type: list
   elements: str
-  sample: [barmancloud.cnpg.io/v1, postgresql.cnpg.io/v1]
+  sample: [barmancloud.cnpg.io/v1, cert-manager.io/v1, postgresql.cnpg.io/v1]
 problems:
   description: What is missing (empty on success; on failure the task fails with them).
   returned: always

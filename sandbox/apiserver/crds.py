@@ -6,6 +6,12 @@
   does the sandbox: a preflight tells versions apart by the schema (e.g. Backup `status.majorVersion`, new in CNPG
   1.26) or by the operator's Deployment image. The Prometheus operator's kinds, kept without a published schema,
   get a CRD with an open schema (what the sandbox validates: nothing).
+- cert-manager's CRDs (cert-manager.io/v1 Certificate, CertificateRequest, Issuer, ClusterIssuer), as after
+  installing cert-manager, which the Barman Cloud Plugin's manifest needs for its Issuer and Certificates (its
+  installation guide checks `cmctl check api` first). Their names, scopes, short names and categories are those of
+  cert-manager's release manifest (cert-manager/cert-manager deploy/crds); no schema of theirs is kept in
+  `../shared/schemas`, so theirs is open too. Stored CRDs like any other: `kubectl delete crd
+  certificates.cert-manager.io` stops serving Certificate, as when an admin removes cert-manager's CRDs.
 - Route, BuildConfig, Build, ImageStream and Template are not CRDs on OpenShift (openshift-apiserver serves
   them; only MicroShift, which has no openshift-apiserver, installs a Route CRD): no CRD object lists them.
 - Creating a CRD (a chart's `crds/` folder, `kubectl apply`) serves its kinds at once (discovery, OpenAPI,
@@ -108,6 +114,31 @@ def _open_crd(resource: ResourceType) -> dict[str, Any]:
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
+def _cert_manager_crd(kind: str, plural: str, scope: str, short_names: tuple[str, ...]) -> dict[str, Any]:
+    """One of cert-manager's CRDs (deploy/crds/crd-<plural>.yaml): v1 served and stored, status subresource."""
+    names: dict[str, Any] = {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
+                             "categories": ["cert-manager"]}
+    if short_names:
+        names["shortNames"] = list(short_names)
+    return {"apiVersion": API_VERSION, "kind": KIND,
+            "metadata": {"name": f"{plural}.{CERT_MANAGER_GROUP}",
+                         "labels": {"app": "cert-manager", "app.kubernetes.io/instance": "cert-manager",
+                                    "app.kubernetes.io/name": "cert-manager"}},
+            "spec": {"group": CERT_MANAGER_GROUP, "scope": scope, "names": names,
+                     "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+CERT_MANAGER_GROUP = "cert-manager.io"
+CERT_MANAGER_CRDS = (
+    _cert_manager_crd("Certificate", "certificates", "Namespaced", ("cert", "certs")),
+    _cert_manager_crd("CertificateRequest", "certificaterequests", "Namespaced", ("cr", "crs")),
+    _cert_manager_crd("Issuer", "issuers", "Namespaced", ()),
+    _cert_manager_crd("ClusterIssuer", "clusterissuers", "Cluster", ()),
+)
+
+
 def seed(store: Any, registry: Registry) -> None:
     """Store the CRDs of the kinds served from the start (skipped when a snapshot brought them back), and serve
     the kinds of CRDs created in an earlier run (a persisted store)."""
@@ -118,6 +149,14 @@ def seed(store: Any, registry: Registry) -> None:
                   if t.custom and t.schema_source is None and (t.group, t.plural) not in from_files
                   and t.group not in NATIVE_CRD_GROUPS]
     known = set()
+    # cert-manager's kinds are not among the registry's: served from their stored CRDs (below), as created ones.
+    for document in CERT_MANAGER_CRDS:
+        if store.get(resource.key, "", document["metadata"]["name"]) is None:
+            obj = copy.deepcopy(document)
+            defaults(obj)
+            obj["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+            obj["status"] = status(obj)
+            store.put(resource.key, obj, "ADDED")
     for document in documents:
         name = document["metadata"]["name"]
         known.add(name)

@@ -72,6 +72,8 @@ def _group_versions(registry: Registry) -> dict[str, list[str]]:
     """The served kinds' groups and versions, then those that only have endpoints."""
     found = registry.group_versions()
     for name, version in EXTRA_RESOURCES:
+        if not registry.serves_group(name):
+            continue  # a plain Kubernetes cluster: no OpenShift endpoints (Registry)
         if version not in found.setdefault(name, []):
             found[name].append(version)
     return found
@@ -113,11 +115,12 @@ def _resource_entries(resource: ResourceType) -> list[dict[str, Any]]:
 
 def resource_list(registry: Registry, group_name: str, version: str) -> dict[str, Any] | None:
     kinds = registry.in_group_version(group_name, version)
-    if not kinds and (group_name, version) not in EXTRA_RESOURCES:
+    extra = EXTRA_RESOURCES.get((group_name, version), []) if registry.serves_group(group_name) else []
+    if not kinds and not extra:
         return None
     # Verb-only endpoints first: clients map a kind to the LAST resource listing it (Template -> templates, as
     # on OpenShift, where processedtemplates sorts first).
-    resources = list(EXTRA_RESOURCES.get((group_name, version), []))
+    resources = list(extra)
     resources += [entry for resource in kinds for entry in _resource_entries(resource)]
     group_version = f"{group_name}/{version}" if group_name else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}

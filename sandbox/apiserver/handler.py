@@ -135,7 +135,10 @@ class Handler(BaseHTTPRequestHandler):
         # Who asks, and whether they may, before anything else (kube-apiserver's filter chain; access.py).
         access = self.server.access  # type: ignore[attr-defined]
         request = access.admit(self.command, self.path, self.headers.get("Authorization"))
-        answer = access.serve(request, self.command, lambda: self._decode(self._body(), self._content_type()))
+        answer = None
+        # The identity endpoints of a group the cluster does not serve (projects on plain Kubernetes) answer 404.
+        if self.api.registry.serves_group(request.api_group):
+            answer = access.serve(request, self.command, lambda: self._decode(self._body(), self._content_type()))
         if answer is not None:
             self._send(*answer)
             return
@@ -152,7 +155,9 @@ class Handler(BaseHTTPRequestHandler):
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
-        extension = self.server.extensions.match(self.command, group, version, rest)  # type: ignore[attr-defined]
+        extension = None
+        if self.api.registry.serves_group(group):  # no OpenShift verbs on a plain Kubernetes cluster
+            extension = self.server.extensions.match(self.command, group, version, rest)  # type: ignore[attr-defined]
         if extension is not None:
             handler, namespace, name = extension
             payload = self._decode(self._body(), self._content_type())

@@ -262,11 +262,31 @@ def registry() -> Registry:
     return Registry(types, documents)
 
 
+FLAVOURS = ("openshift", "kubernetes")
+
+
+def openshift_group(group: str) -> bool:
+    """The API groups openshift-apiserver and OpenShift's operators serve (route, build, image, template, project,
+    security, ...): all named `*.openshift.io`. A vanilla or kind cluster serves none of them."""
+    return group.endswith(".openshift.io")
+
+
 class Registry:
     """Lookups over the served kinds. Kinds come and go with CustomResourceDefinitions (`serve`, `unserve`):
-    each change swaps whole lookup tables, so readers never see a half-made one."""
+    each change swaps whole lookup tables, so readers never see a half-made one.
 
-    def __init__(self, types: list[ResourceType], crd_documents: list[dict[str, Any]] | tuple = ()):
+    The flavour is the cluster it stands for: `openshift` serves the OpenShift API groups next to Kubernetes';
+    `kubernetes` (a vanilla or kind cluster) serves none of them, not even their verb-only endpoints
+    (processedtemplates, buildconfigs/instantiate, projects): discovery does not list them and their paths answer
+    404, as kube-apiserver answers for a group nothing registers."""
+
+    def __init__(self, types: list[ResourceType], crd_documents: list[dict[str, Any]] | tuple = (),
+                 flavour: str = "openshift"):
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown cluster flavour {flavour!r}: one of {', '.join(FLAVOURS)}")
+        self.flavour = flavour
+        if flavour == "kubernetes":
+            types = [t for t in types if not openshift_group(t.group)]
         self._index(tuple(types))
         # The CRDs of the kinds served from the start (as a manifest install of CNPG and the plugin leaves them).
         self.crd_documents = tuple(crd_documents)
@@ -279,8 +299,12 @@ class Registry:
         self._by_kind = {(t.api_version, t.kind): t for t in types}
         self.types = types
 
-    def copy(self) -> Registry:
-        return Registry(list(self.types), self.crd_documents)
+    def copy(self, flavour: str | None = None) -> Registry:
+        return Registry(list(self.types), self.crd_documents, flavour or self.flavour)
+
+    def serves_group(self, group: str) -> bool:
+        """Whether the cluster serves `group` at all, kinds or verb-only endpoints (a CRD may add a group later)."""
+        return self.flavour == "openshift" or not openshift_group(group) or group in self.group_versions()
 
     def serve(self, kinds: list[ResourceType]) -> None:
         """Serve `kinds` (a CRD's versions), replacing what was served for their group and resource."""

@@ -82,13 +82,26 @@ def warn_unvalidated(registry: resources.Registry) -> None:
             LOG.warning("%s is served without schema validation (no published schema available)", resource.qualified)
 
 
+def _controller_manager(api: Api, runtime: object):
+    """The controllers of the cluster's flavour. On plain Kubernetes no OpenShift controller runs (no router, no
+    builds), and, with real processes, an ingress controller routes Ingress hosts instead (services.py)."""
+    # pylint: disable=import-outside-toplevel
+    from ..controllers.manager import ControllerManager, default_controllers
+    from ..controllers.services import IngressController
+    chosen = [c for c in default_controllers(runtime) if api.registry.by_kind(*c.kind) is not None]
+    if api.registry.flavour == "kubernetes" and runtime is not None:
+        chosen.append(IngressController)
+    return ControllerManager(api, controllers=chosen, runtime=runtime)
+
+
 class ApiServer:
     """Owns the HTTP server, the store and the controller manager; `start()` returns once it is serving."""
 
     def __init__(self, port: int, snapshot: Path | None = None, controllers: bool = True, runtime: object = None,
-                 audit: Path | None = None, tls_dir: Path | None = None):
+                 audit: Path | None = None, tls_dir: Path | None = None, flavour: str = "openshift"):
         self.store = Store(snapshot)
-        self.api = Api(self.store, resources.registry().copy())  # its own: CRDs change what it serves
+        # Its own registry (CRDs change what it serves), for an OpenShift or a plain Kubernetes cluster.
+        self.api = Api(self.store, resources.registry().copy(flavour))
         self.runtime = runtime
         # ServiceAccount tokens stay valid across a restart with --persist, as on a cluster.
         key_file = snapshot.with_name("serviceaccount-signing.key") if snapshot is not None else None
@@ -108,8 +121,7 @@ class ApiServer:
         self._threads: list[threading.Thread] = []
         self.manager = None
         if controllers:
-            from ..controllers.manager import ControllerManager  # pylint: disable=import-outside-toplevel
-            self.manager = ControllerManager(self.api, runtime=runtime)
+            self.manager = _controller_manager(self.api, runtime)
 
     def start(self) -> None:
         warn_unvalidated(self.api.registry)

@@ -4,6 +4,13 @@ A Service gets the address 127.96.A.B (from its cluster IP 10.96.A.B), its names
 proxy per port that forwards each connection to a ready Pod matching its selector (round-robin, at the pod's
 address and target port). A Route gets its own address (127.80.x.y) with its host in the hosts files and a plain
 HTTP proxy on port 80 to its Service's ready pods: `http://<route host>/` reaches the application.
+
+On a plain Kubernetes cluster (`--flavour kubernetes`) an ingress controller does the same for Ingresses: each
+networking.k8s.io/v1 Ingress gets an address with its rules' hosts in the hosts files and a proxy on port 80 to
+the Service port its backend names, and, as ingress-nginx publishes its own address (`--publish-service`), the
+Ingress's status.loadBalancer.ingress names that address. Like the router here, it speaks plain HTTP (TLS is not
+terminated) and forwards by address, not by Host header: one backend per Ingress (the first rule's first path,
+else spec.defaultBackend).
 """
 
 from __future__ import annotations
@@ -102,4 +109,47 @@ class RouteController(Controller):
                                "conditions": [admitted]}]}
         write_status(self.client, obj, status)
         # The Service may appear after the Route: look again until it is wired.
+        return None if wanted else 5.0
+
+
+def _service_target(service: dict[str, Any], port: dict[str, Any]) -> Any:
+    """The target port behind the Service port an Ingress backend names (`number` or `name`), or None."""
+    for candidate in (service.get("spec") or {}).get("ports") or []:
+        named = port.get("name") and port.get("name") == candidate.get("name")
+        if named or port.get("number") == candidate.get("port"):
+            return candidate.get("targetPort", candidate["port"])
+    return None
+
+
+class IngressController(Controller):
+    name = "ingress-controller"
+    kind = ("networking.k8s.io/v1", "Ingress")
+
+    def reconcile(self, obj, namespace, name):
+        owner = ("Ingress", namespace, name)
+        key = f"ingress/{name}"  # apart from a Route of the same name in the hosts table
+        runtime = self.runtime
+        if obj is None:
+            runtime.proxies.drop(owner)
+            runtime.network.set_route_host(namespace, key, None, None)
+            return None
+        spec = obj.get("spec") or {}
+        rules = [rule for rule in spec.get("rules") or [] if rule.get("host")]
+        paths = [path for rule in rules for path in (rule.get("http") or {}).get("paths") or []]
+        backend = ((paths[0] if paths else {}).get("backend") or spec.get("defaultBackend") or {}).get("service") or {}
+        address = runtime.network.route_address(obj["metadata"]["uid"])
+        service = self.client.get("v1", "Service", namespace, backend.get("name", "")) if backend else None
+        wanted = {}
+        if service is not None and (service.get("spec") or {}).get("selector"):
+            target = _service_target(service, backend.get("port") or {})
+            if target is not None:
+                wanted[(address, ROUTE_PORT)] = ready_endpoints(self.client, namespace,
+                                                                service["spec"]["selector"], target)
+        for problem in runtime.proxies.ensure(owner, wanted):
+            LOG.error("ingress %s/%s: %s", namespace, name, problem)
+        # The hosts file has one line per key: the first rule's host (the chart's Ingress has one).
+        runtime.network.set_route_host(namespace, key, rules[0]["host"] if rules else None, address)
+        if wanted:
+            write_status(self.client, obj, {"loadBalancer": {"ingress": [{"ip": address}]}})
+        # The Service may appear after the Ingress: look again until it is wired.
         return None if wanted else 5.0

@@ -2,6 +2,9 @@
 
 - `.../mlflow:v<X.Y.Z>` (or `...mlflow:<X.Y.Z>`, any registry, any `mlflow-*` repository name): the uv venv of
   that MLflow version (mlflow[auth], PostgreSQL drivers, boto3), built once and cached like an image layer;
+  `.../mlflow:v<X.Y.Z>@sha256:<64 hex>` (a prebuilt image pinned by digest) runs the same venv. As with the
+  container runtime, the digest decides what is pulled (the tag is only informative) and the pod's imageID is
+  `<repository>@<digest>`; a malformed digest is refused (distribution/reference: `sha256:` and 64 hex digits);
 - an image of the cluster registry (`image-registry.openshift-image-registry.svc:5000/<ns>/<stream>:<tag>`):
   only once a Build has pushed that tag to the ImageStream (as on OpenShift, an unbuilt tag cannot be pulled);
 - a few general-purpose base images (busybox, alpine, debian, ubuntu, ubi*, bash): the host's own tools;
@@ -18,7 +21,8 @@ from typing import Any
 from .venvs import ensure_mlflow_venv
 
 INTERNAL_REGISTRY = "image-registry.openshift-image-registry.svc:5000"
-_MLFLOW = re.compile(r"(?:^|/)mlflow(?:-[a-z0-9.-]+)?:v?(?P<version>\d+\.\d+\.\d+)$")
+_MLFLOW = re.compile(r"(?:^|/)mlflow(?:-[a-z0-9.-]+)?:v?(?P<version>\d+\.\d+\.\d+)"
+                     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
 _VERSION_TAG = re.compile(r"^v?(?P<version>\d+\.\d+\.\d+)$")
 _INTERNAL = re.compile(rf"^{re.escape(INTERNAL_REGISTRY)}/(?P<ns>[^/]+)/(?P<stream>[^:@/]+)"
                        r"(?::(?P<tag>[^@]+))?(?:@(?P<digest>sha256:[0-9a-f]+))?$")
@@ -53,7 +57,11 @@ def _internal(reference: str, client: Any) -> tuple[str, str]:
     match = _INTERNAL.match(reference)
     assert match
     namespace, stream_name, tag, digest = match.group("ns", "stream", "tag", "digest")
-    stream = client.get("image.openshift.io/v1", "ImageStream", namespace, stream_name)
+    try:
+        stream = client.get("image.openshift.io/v1", "ImageStream", namespace, stream_name)
+    except LookupError:
+        # A plain Kubernetes cluster has no internal registry: the runtime cannot even resolve its host.
+        raise _failed(reference, f"dial tcp: lookup {INTERNAL_REGISTRY.split(':')[0]}: no such host") from None
     if stream is None:
         raise _failed(reference, f"repository {namespace}/{stream_name} not found (no ImageStream)")
     for entry in (stream.get("status") or {}).get("tags") or []:
@@ -92,7 +100,11 @@ def resolve(reference: str, client: Any) -> Image:
         host = _host_image(reference)
         if host is not None:
             return host
-        version, image_id = mlflow_version(reference) or "", f"{reference}@sandbox-venv"
+        found = _MLFLOW.search(reference)
+        version = found.group("version") if found else ""
+        digest = found.group("digest") if found else None
+        # CRI reports a digest-pinned image as <repository>@<digest>; a tag-only one gets the sandbox's own id.
+        image_id = f"{reference.split('@', 1)[0].rsplit(':', 1)[0]}@{digest}" if digest else f"{reference}@sandbox-venv"
     try:
         venv = ensure_mlflow_venv(version)
     except RuntimeError as exc:

@@ -17,6 +17,7 @@ import requests
 import yaml
 
 from tests.sandbox.cluster import SandboxCluster
+from tests.sandbox.flavoured_cluster import FlavouredCluster
 from tests.sandbox.runtime_stack import Stack
 from tests.support.ansible_run import PlaybookRun, run_playbook
 from tests.support.mlflow_server import MlflowServer
@@ -41,6 +42,13 @@ SNAPSHOT_KINDS = {
     "buildconfigs.build.openshift.io": ("build.openshift.io", "BuildConfig"),
     "imagestreams.image.openshift.io": ("image.openshift.io", "ImageStream"),
 }
+# On plain Kubernetes: no OpenShift kind exists (kubectl would refuse to list one), the chart renders an Ingress.
+PLAIN_SNAPSHOT_KINDS = {**{name: kind for name, kind in SNAPSHOT_KINDS.items() if not name.endswith(".openshift.io")},
+                        "ingresses.networking.k8s.io": ("networking.k8s.io", "Ingress")}
+# Prebuilt images as an air-gapped registry holds them, each version pinned by digest (the sandbox runs
+# `.../mlflow:v<X.Y.Z>@sha256:<digest>` as that MLflow version: sandbox/runtime/images.py).
+PREBUILT_REPOSITORY = "registry.example.invalid/mlops/mlflow"
+PREBUILT_DIGESTS = {"3.5.0": "sha256:" + "35" * 32, "3.5.1": "sha256:" + "51" * 32}
 
 
 @dataclass
@@ -52,14 +60,17 @@ class Sandbox:
     _info: dict[str, Any] = field(default_factory=dict)
     in_cluster_stores: set[str] = field(default_factory=set)
     identities: dict[str, Path] = field(default_factory=dict)  # namespace -> kubeconfig its playbooks run with
+    # "openshift", or "kubernetes": no OpenShift API, an Ingress per installation and prebuilt images by digest.
+    flavour: str = "openshift"
 
     @classmethod
-    def start(cls) -> Sandbox:
+    def start(cls, flavour: str = "openshift") -> Sandbox:
         root = Path(tempfile.mkdtemp(prefix="e2e-"))
         root.chmod(0o755)  # postgres traverses to its data folders under the state dir
         # The sandbox's default S3: HTTPS signed by a private CA, which the inventory gives deploy.yml (the s3-ca
         # Secret the ObjectStore's endpointCA and the server name) and the playbooks' catalog reads trust.
-        sandbox = cls(SandboxCluster(root).start(), root)
+        cluster = SandboxCluster(root) if flavour == "openshift" else FlavouredCluster(root, flavour=flavour)
+        sandbox = cls(cluster.start(), root, flavour=flavour)
         sandbox.create_buckets()
         return sandbox
 
@@ -139,6 +150,10 @@ class Sandbox:
         values["backup"]["s3"]["destinationPath"] = f"s3://mlflow-backups/{namespace}"
         if namespace in self.in_cluster_stores:
             values["backup"]["s3"]["endpointURL"] = self.info["s3"]["in_cluster_endpoint"]
+        if self.flavour == "kubernetes":
+            values["mlflow"]["image"].update(repository=PREBUILT_REPOSITORY, digests=dict(PREBUILT_DIGESTS))
+            # The sandbox's ingress controller speaks plain HTTP, as its router does for Routes.
+            values["ingress"] = {"enabled": True, "host": self.host(namespace), "tls": {"enabled": False}}
         return values
 
     def use_in_cluster_store(self, namespace: str) -> None:
@@ -158,8 +173,13 @@ class Sandbox:
     # --- looking at the result -------------------------------------------------------------------------------
 
     @staticmethod
+    def host(namespace: str) -> str:
+        """The Route's host OpenShift generates (<name>-<namespace>.<apps domain>); the Ingress gets the same."""
+        return f"mlflow-{namespace}.apps.sandbox.local"
+
+    @staticmethod
     def url(namespace: str) -> str:
-        return f"http://mlflow-{namespace}.apps.sandbox.local"
+        return f"http://{Sandbox.host(namespace)}"
 
     def route_address(self, host: str) -> str:
         for line in Path(self.info["hosts_file"]).read_text().splitlines():
@@ -171,7 +191,7 @@ class Sandbox:
     def mlflow(self, namespace: str) -> MlflowServer:
         """A REST client of the namespace's MLflow through its Route (the test process does not preload
         nss_wrapper: it connects to the Route's address with the Host header a resolving client sends)."""
-        host = f"mlflow-{namespace}.apps.sandbox.local"
+        host = self.host(namespace)
         session = requests.Session()
         session.headers["Host"] = host
         return MlflowServer(version="?", process=None, url=f"http://{self.route_address(host)}", log_file=None,
@@ -183,10 +203,11 @@ class Sandbox:
     def snapshot(self) -> dict[str, Any]:
         """Every object of every kind the flows touch: what a client wrote (spec, data, labels, annotations,
         generation), not the status controllers keep updating (which moves resourceVersion by itself)."""
-        by_kind = {kind: name for name, kind in SNAPSHOT_KINDS.items()}
+        kinds = PLAIN_SNAPSHOT_KINDS if self.flavour == "kubernetes" else SNAPSHOT_KINDS
+        by_kind = {kind: name for name, kind in kinds.items()}
         state = {}
         # One kubectl process lists every kind (a snapshot is taken before and after most runs).
-        for item in self.cluster.get(",".join(SNAPSHOT_KINDS), "-A")["items"]:
+        for item in self.cluster.get(",".join(kinds), "-A")["items"]:
             name = by_kind[(item["apiVersion"].rpartition("/")[0], item["kind"])]
             meta = item["metadata"]
             written = {"spec": item.get("spec"), "data": item.get("data"), "labels": meta.get("labels"),

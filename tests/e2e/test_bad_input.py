@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.sandbox_flows import Sandbox, failure_message
@@ -40,3 +42,26 @@ def test_a_missing_credentials_file_is_named_and_refused_before_any_change(
     option = variable.replace("mlflow_", "deploy_", 1)
     assert message == f"{name} not found: /nonexistent/{name} is not a file ({option}).", message
     assert sandbox.snapshot() == before
+
+
+def test_a_cluster_without_cert_manager_is_refused_naming_it_before_any_change(sandbox: Sandbox):
+    """The Barman Cloud Plugin's manifest has cert-manager issue its TLS certificates (an Issuer, two Certificates;
+    its installation guide checks `cmctl check api` first): deploy.yml's preflight reads discovery, names what to
+    install and changes nothing. The CRD comes back as it was (the sandbox serves cert-manager from its start)."""
+    crd = sandbox.cluster.get("crd", "certificates.cert-manager.io")
+    sandbox.cluster.kubectl("delete", "crd", "certificates.cert-manager.io")
+    try:
+        before = sandbox.snapshot()
+        run = sandbox.deploy(NOWHERE, "3.5.0")
+        message = failure_message(run)
+        assert run.returncode != 0
+        assert "the cluster lacks what the collection needs; nothing was changed" in message, message
+        assert "cert-manager serves no certificates in cert-manager.io/v1" in message, message
+        assert "install cert-manager (https://cert-manager.io/docs/installation/" in message, message
+        assert sandbox.snapshot() == before
+    finally:
+        again = {"apiVersion": crd["apiVersion"], "kind": crd["kind"], "spec": crd["spec"],
+                 "metadata": {"name": crd["metadata"]["name"], "labels": crd["metadata"].get("labels") or {}}}
+        sandbox.cluster.kubectl("create", "-f", "-", stdin=json.dumps(again))
+        sandbox.cluster.kubectl("wait", "crd/certificates.cert-manager.io", "--for=condition=Established",
+                                "--timeout=30s")

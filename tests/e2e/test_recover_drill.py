@@ -1,10 +1,12 @@
-"""recover.yml in the sandbox, on real backups in S3 (the drill, the backup check and the refusals of recover.yml
-run on a shared installation: test_shared_installation.py)."""
+"""recover.yml in the sandbox, on real backups in S3, and a drill in a project it asks for (OpenShift's
+ProjectRequest) as the ServiceAccount; the drill into a provided namespace, the backup check and the refusals of
+recover.yml run on a shared installation: test_shared_installation.py."""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +32,8 @@ def instances(sandbox: Sandbox, namespace: str, cluster: str) -> dict:
     return {key: status.get(key) for key in ("phase", "instances", "readyInstances", "currentPrimary")}
 
 
-def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sandbox: Sandbox, namespace: str):
+def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sandbox: Sandbox, namespace: str,
+                                                                              tmp_path: Path):
     # An HA database (postgresql.instances: 3): CNPG restores the first instance, then clones the replicas from it.
     # Its backups go through the store's in-cluster name, which only pods resolve (an in-cluster MinIO): recover.yml
     # reads the catalog with a Job in the namespace, as barman-cloud reaches the store (runtime/s3.py).
@@ -43,6 +46,8 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     inventory = {"mlflow_values": values}
     assert_ok(sandbox.deploy(namespace, "3.5.0", extra_vars=inventory))
     wait_for_base_backup(sandbox, namespace)
+    # Before any run is logged: the drill's WAL switch must not archive the target below before recover.yml does.
+    drill_in_a_project_it_asks_for(sandbox, namespace, inventory, tmp_path)
     client = sandbox.mlflow(namespace)
     experiment = client.create_experiment("recovery")
     client.log_run(experiment, "before-target")
@@ -91,6 +96,35 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     assert_ok(upgraded)
     assert sandbox.mlflow(namespace).version_string() == "3.5.1"
     assert run_names(sandbox, namespace) == ["before-target"]
+
+
+def drill_in_a_project_it_asks_for(sandbox: Sandbox, namespace: str, inventory: dict, tmp_path: Path) -> None:
+    """OpenShift: the drill asks for its namespace with a ProjectRequest (what `oc new-project` sends), as the
+    ServiceAccount, which has no right on namespaces. self-provisioner is bound to people, not ServiceAccounts
+    (openshift-apiserver's bootstrap policy): refused, naming that grant, before any change; once rbac.yml gives it,
+    the drill restores into the project (its admin, with the drill's ClusterRole bound there) and deletes it."""
+    variables = {**inventory, "drill_report_dir": str(tmp_path),
+                 "mlflow_drill_values": {"postgresql": {"instances": 1}}}  # one restored instance is proof enough
+    before = sandbox.snapshot()
+    refused = sandbox.run("recovery_drill", namespace, "3.5.0", extra_vars=variables)
+    message = failure_message(refused)
+    assert refused.returncode != 0, message
+    assert "create projectrequests.project.openshift.io at the cluster scope" in message, message
+    assert "namespaces at the cluster scope" not in message, message
+    assert sandbox.snapshot() == before
+
+    assert_ok(sandbox.playbook("rbac", namespace, admin=True, extra_vars={"rbac_drill_project_requests": True}))
+    drill = sandbox.run("recovery_drill", namespace, "3.5.0", extra_vars=variables)
+    assert_ok(drill)
+    assert "a project the drill asks for (ProjectRequest) and deletes afterwards" in drill.stdout
+    report = json.loads(next(tmp_path.glob("drill-*.json")).read_text())
+    assert report["result"] == "passed" and report["drill_namespace_mode"] == "project_request", report
+    assert report["wal_replayed_past_base_backup"] is True, report
+    # The project is gone (deleted as a Project by its requester), not left terminating for ever.
+    deadline = time.monotonic() + 120
+    while sandbox.cluster.kubectl("get", "namespace", report["drill_namespace"], check=False).returncode == 0:
+        assert time.monotonic() < deadline, f"{report['drill_namespace']} is still there"
+        time.sleep(1)
 
 
 def decommission(sandbox: Sandbox, namespace: str, cluster: str, confirm: str = "", check: bool = False):

@@ -1,30 +1,57 @@
 """Playbook runs that must leave an installation as they found it, on one installation this module deploys once:
 a second deploy.yml (no change) and its --check, upgrades refused before any change, recover.yml refusing a target
 outside the recovery window, a drill that restores elsewhere, the backup check, and every playbook refused in its
-preflight when a grant is missing.
+preflight when a grant is missing; last, an upgrade to the next version.
+
+It runs on plain Kubernetes (the sandbox's `kubernetes` flavour: no OpenShift API group is served, the chart
+renders an Ingress, docs/kubernetes.md) with prebuilt images pinned by digest (mlflow.image.repository and
+mlflow.image.digests): every flow here must do without routes, builds, image streams, templates and projects. The
+last test upgrades it, the image of the new version coming from the digest map.
 
 The installation is run the least-privileged way docs/rbac.md describes: a cluster admin runs rbac.yml once, and
 every playbook here runs as its ServiceAccount, bound by a Role in the MLflow namespace and the drill namespace only
 (Kubernetes RBAC as kube-apiserver evaluates it: docs/sandbox.md "Identities and authorization").
 
-Each test here only reads the installation or must not change it (several assert it); that is why they can share
-one, deployed by deploy.yml in the `installation` fixture (whose run must succeed). A test that upgrades, recovers
-or breaks an installation deploys its own, in another module. The scheduler keeps this module on one worker, its
-tests in this order (tests/support/scheduling.py)."""
+Each test here but the last only reads the installation or must not change it (several assert it); that is why
+they can share one, deployed by deploy.yml in the `installation` fixture (whose run must succeed). A test that
+recovers or breaks an installation deploys its own, in another module. The scheduler keeps this module on one
+worker, its tests in this order (tests/support/scheduling.py)."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox_flows import Sandbox, assert_ok, changed_tasks, failure_message, wait_for_base_backup
+from tests.e2e.sandbox_flows import (PREBUILT_DIGESTS, PREBUILT_REPOSITORY, Sandbox, assert_ok, changed_tasks,
+                                     failure_message, wait_for_base_backup)
 
 pytestmark = pytest.mark.slow
 VERSION = "3.5.0"
+NEXT = "3.5.1"  # no schema change from VERSION: a rolling update
+# A request line of the API server's log (handler.py) on an OpenShift group's path.
+OPENSHIFT_REQUEST = re.compile(r" (GET|POST|PUT|PATCH|DELETE|HEAD) (/apis/[a-z.]+\.openshift\.io\S*)")
+
+
+@pytest.fixture(name="sandbox", scope="module")
+def fixture_plain_kubernetes(k8s_sandbox: Sandbox) -> Sandbox:
+    """This module's sandbox stands for plain Kubernetes."""
+    return k8s_sandbox
+
+
+def server_image(sandbox: Sandbox, namespace: str) -> str:
+    deployment = sandbox.kubectl_json("deployment", "mlflow", "-n", namespace)
+    return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def openshift_requests(sandbox: Sandbox) -> list[str]:
+    """Every request on an OpenShift API path the sandbox was sent (it logs each one)."""
+    log = (sandbox.cluster.state_dir / "apiserver.log").read_text(encoding="utf-8", errors="replace")
+    return [match.group(2) for match in OPENSHIFT_REQUEST.finditer(log)]
 
 
 @pytest.fixture(name="installation", scope="module")
@@ -36,7 +63,11 @@ def fixture_installation(sandbox: Sandbox) -> Iterator[str]:
     sandbox.use_in_cluster_store(namespace)
     assert_ok(sandbox.playbook("rbac", namespace, extra_vars={"rbac_drill_namespace": drill_namespace(namespace)}))
     sandbox.act_as_service_account(namespace)
-    assert_ok(sandbox.deploy(namespace, VERSION))
+    deployed = sandbox.deploy(namespace, VERSION)
+    assert_ok(deployed)
+    # The preflight did not ask for what this cluster does not serve, and said so.
+    skipped = [r["skipped_unserved"] for r in deployed.task_results() if r.get("skipped_unserved")]
+    assert skipped and {"route.openshift.io", "build.openshift.io"} <= {item["group"] for item in skipped[0]}
     wait_for_base_backup(sandbox, namespace)
     yield namespace
     sandbox.delete_namespace(namespace)
@@ -50,7 +81,10 @@ def drill_namespace(namespace: str) -> str:
 
 def test_deploy_twice_changes_nothing_the_second_time_and_check_mode_is_inert(sandbox: Sandbox, installation: str):
     namespace = installation  # the first deploy.yml run is the fixture's, which asserts it succeeded
-    assert sandbox.mlflow(namespace).version_string() == VERSION
+    assert sandbox.mlflow(namespace).version_string() == VERSION  # through the Ingress host
+    assert server_image(sandbox, namespace) == f"{PREBUILT_REPOSITORY}:v{VERSION}@{PREBUILT_DIGESTS[VERSION]}"
+    ingress = sandbox.kubectl_json("ingress", "mlflow", "-n", namespace)
+    assert ingress["status"]["loadBalancer"]["ingress"][0]["ip"] == sandbox.route_address(sandbox.host(namespace))
 
     second = sandbox.deploy(namespace, VERSION)
     assert_ok(second)
@@ -100,8 +134,18 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(sandbox: Sandbox
     s3_before = sorted(o["Key"] for o in sandbox.s3().list_objects_v2(Bucket="mlflow-backups",
                                                                       Prefix=f"{namespace}/")["Contents"])
 
-    drill = sandbox.run("recovery_drill", namespace, VERSION, extra_vars={
+    # No Route to read the restored copy's URL from, and the drill never renders production's Ingress host: without a
+    # host of its own the drill is refused before any change.
+    unreachable = sandbox.run("recovery_drill", namespace, VERSION, extra_vars={
         "drill_report_dir": str(tmp_path), "drill_namespace": drill_namespace(namespace)})
+    assert unreachable.returncode != 0
+    assert "give the drill release an Ingress host of its own" in failure_message(unreachable)
+    assert {key: value for key, value in sandbox.snapshot().items() if key[1] == namespace} == production
+    # The inventory gives the drill release its own Ingress host.
+    drill_host = sandbox.host(drill_namespace(namespace))
+    drill = sandbox.run("recovery_drill", namespace, VERSION, extra_vars={
+        "drill_report_dir": str(tmp_path), "drill_namespace": drill_namespace(namespace),
+        "mlflow_drill_values": {"ingress": {"host": drill_host}}, "mlflow_drill_url": f"http://{drill_host}"})
     assert_ok(drill)
     assert "backup catalog read inside the cluster, by a Job" in drill.stdout
     report = json.loads(next(tmp_path.glob("drill-*.json")).read_text())
@@ -166,3 +210,29 @@ def test_every_playbook_refuses_in_its_preflight_when_a_grant_is_missing(sandbox
     assert_ok(granted)
     assert sandbox.cluster.get("roles.rbac.authorization.k8s.io", "mlops-mlflow-automation", "-n", namespace)["rules"] \
         == role["rules"]
+
+
+def test_upgrade_runs_the_pinned_image_of_the_new_version_and_keeps_every_run(sandbox: Sandbox, installation: str):
+    """The last test: it changes the installation. The plan's read-only Job and the rollout run the image the chart
+    resolves for NEXT from the digest map, as the ServiceAccount, without any OpenShift API."""
+    namespace = installation
+    client = sandbox.mlflow(namespace)
+    experiment = client.create_experiment("before-the-upgrade")
+    client.log_run(experiment, "kept")
+    upgraded = sandbox.run("upgrade", namespace, VERSION, extra_vars={"mlflow_tag": NEXT})
+    assert_ok(upgraded)
+    assert not any("Stop MLflow" in name for name in changed_tasks(upgraded))  # no schema change: rolling
+
+    pinned = f"{PREBUILT_REPOSITORY}:v{NEXT}@{PREBUILT_DIGESTS[NEXT]}"
+    assert server_image(sandbox, namespace) == pinned
+    after = sandbox.mlflow(namespace)
+    assert after.version_string() == NEXT
+    assert [run["info"]["run_name"] for run in after.search_runs(experiment)] == ["kept"]
+    # The plan's Job (deleted once read) was created with the pinned image: the API server's audit log has its body.
+    audit = [json.loads(line) for line in
+             (sandbox.cluster.state_dir / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
+    job_images = {container["image"] for entry in audit
+                  if entry["verb"] == "POST" and entry["path"].startswith(f"/apis/batch/v1/namespaces/{namespace}/jobs")
+                  for container in json.loads(entry["body"])["spec"]["template"]["spec"]["containers"]}
+    assert pinned in job_images, job_images
+    assert openshift_requests(sandbox) == []

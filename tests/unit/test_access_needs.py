@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from ansible_collections.mlops.mlflow.plugins.filter.access_rules import access_rules
-from ansible_collections.mlops.mlflow.plugins.module_utils.access_needs import FLOWS, NEEDS, checks, role_rules
+from ansible_collections.mlops.mlflow.plugins.module_utils.access_needs import (
+    DRILL_NAMESPACE_MODES, DRILL_NAMESPACE_NEEDS, DRILL_PROJECT_BINDING, DRILL_PROJECT_NEEDS, FLOWS, NEEDS, checks,
+    drill_namespace_rules, role_rules)
 from ansible_collections.mlops.mlflow.plugins.module_utils.access_review import rule_grants
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,6 +73,11 @@ def test_every_kind_a_role_reads_or_writes_is_in_its_flows_needs(flow):
     """A task of the flow's role (or of common, which every role uses) on a kind the list forgets would be a 403
     half-way for a least-privileged identity, after the preflight said yes."""
     granted = {(group, resource) for group, resource, _verbs, _why in NEEDS[flow]}
+    if flow == "recovery_drill":
+        # The drill namespace's own needs, asked by mode; the access review every identity may send.
+        granted |= {(group, resource) for needs in DRILL_NAMESPACE_NEEDS.values()
+                    for group, resource, _verbs, _why in needs + DRILL_PROJECT_NEEDS + DRILL_PROJECT_BINDING}
+        granted.add(("authorization.k8s.io", "selfsubjectaccessreviews"))
     roles = [REPO / "roles" / ROLE_OF_FLOW[flow] / "tasks"]
     for tasks in roles:
         for path in sorted(tasks.glob("*.yml")):
@@ -79,7 +86,7 @@ def test_every_kind_a_role_reads_or_writes_is_in_its_flows_needs(flow):
                     args = task.get(module)
                     if isinstance(args, dict) and isinstance(args.get("kind"), str) and "{" not in args["kind"]:
                         key = (_group(args["api_version"]), _plural(args["kind"]))
-                        if key == ("", "namespaces") and flow in ("deploy", "recovery_drill"):
+                        if key == ("", "namespaces") and flow == "deploy":
                             continue  # created only on request: a cluster-scoped rule the role asks for itself
                         assert key in granted, "%s: %s uses %s" % (flow, path.name, key)
 
@@ -104,3 +111,49 @@ def test_every_kind_the_chart_renders_is_applied_by_the_helm_needs():
 ], ids=["exact", "wildcards", "subresource-not-implied", "star-subresource", "resource-names", "other-group"])
 def test_a_held_rule_grants_what_rbac_would(rule, request_, granted):
     assert rule_grants(rule, *request_) is granted
+
+
+@pytest.mark.parametrize("mode", DRILL_NAMESPACE_MODES)
+def test_the_drill_asks_for_what_its_namespace_mode_needs(mode):
+    """The drill role's preflight asks, through the drill_access_rules filter, the list's rules of its namespace
+    mode at the cluster scope: a provided namespace nothing, a project request `create projectrequests`, a Namespace
+    create/delete; and in the project it asked for, get/delete on that project."""
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.mlops.mlflow.plugins.filter.drill_access_rules import drill_access_rules
+
+    def key(rule):
+        return rule["group"], rule["resource"], sorted(rule["verbs"]), rule.get("cluster_scoped", False)
+
+    asked = drill_access_rules(mode)
+    assert [key(rule) for rule in asked] == [key(rule) for rule in drill_namespace_rules(mode)]
+    assert all(rule["why"] for rule in asked)
+    if mode == "project_request":
+        assert [key(rule) for rule in asked] == [("project.openshift.io", "projectrequests", ["create"], True)]
+        assert [key(rule) for rule in drill_access_rules("in_project")] == \
+            [(group, resource, sorted(verbs), False) for group, resource, verbs, _why in DRILL_PROJECT_NEEDS]
+    if mode == "namespace":
+        assert [key(rule) for rule in asked] == [("", "namespaces", ["create", "delete", "get"], True)]
+    preflight = (REPO / "roles" / "drill" / "tasks" / "preflight.yml").read_text()
+    assert "__drill_ns_mode | mlops.mlflow.drill_access_rules" in preflight
+    with pytest.raises(AnsibleFilterError, match="unknown drill namespace mode"):
+        drill_access_rules("borrowed")
+
+
+def test_rbac_grants_project_drills_what_they_use_and_no_namespace_right():
+    """rbac.yml's project-request grants: self-provisioner, a ClusterRole with the drill's rules and the projects it
+    deletes (bound by the drill in its project only), `bind` on that one ClusterRole; nothing on namespaces."""
+    tasks = yaml.safe_load((REPO / "roles" / "rbac" / "tasks" / "main.yml").read_text())
+    task = next(t for t in tasks if t.get("when") == "rbac_drill_project_requests")
+    objects = {(item["kind"], item["metadata"]["name"]): item for item in task["loop"]}
+    role = objects[("ClusterRole", "{{ rbac_role_name }}-drill-project")]
+    for group, resource, verbs, _why in DRILL_PROJECT_NEEDS:
+        assert "'apiGroups': ['%s'], 'resources': ['%s'], 'verbs': %s" % (group, resource, sorted(verbs)) \
+            in role["rules"]
+    assert "['recovery_drill'] | mlops.mlflow.access_rules" in role["rules"] and "namespaces" not in role["rules"]
+    binder = objects[("ClusterRole", "{{ rbac_role_name }}-drill-project-binder")]
+    assert binder["rules"] == [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                                "verbs": ["bind"], "resourceNames": ["{{ rbac_role_name }}-drill-project"]}]
+    provisioner = objects[("ClusterRoleBinding", "{{ rbac_role_name }}-self-provisioner")]
+    assert provisioner["roleRef"]["name"] == "self-provisioner"
+    defaults = yaml.safe_load((REPO / "roles" / "drill" / "defaults" / "main.yml").read_text())
+    assert defaults["drill_project_role"] == "mlops-mlflow-automation-drill-project"

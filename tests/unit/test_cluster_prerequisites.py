@@ -4,11 +4,13 @@ import pytest
 import yaml
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.cluster_prerequisites import (
-    cluster_schema_has_wal_archiver, kubernetes_version, problems)
+    ADVICE, cluster_schema_has_wal_archiver, kubernetes_version, problems)
 from tests.support.versions import REPO_ROOT
 
 SERVED = {"postgresql.cnpg.io/v1": ["clusters", "clusters/status", "backups", "scheduledbackups", "databases"],
-          "barmancloud.cnpg.io/v1": ["objectstores"]}
+          "barmancloud.cnpg.io/v1": ["objectstores"],
+          "cert-manager.io/v1": ["certificates", "certificates/status", "certificaterequests", "issuers",
+                                 "clusterissuers"]}
 
 
 def cnpg_openapi(with_archiver=True):
@@ -43,6 +45,21 @@ def test_each_missing_piece_is_named():
         "Kubernetes 1.28: 1.29 or later is needed (the Barman Cloud Plugin runs as a native sidecar)",
         "CloudNativePG (1.26 or later) serves no scheduledbackups, databases in postgresql.cnpg.io/v1",
         "the Barman Cloud Plugin is not installed: the API barmancloud.cnpg.io/v1 is not served",
+        "cert-manager is not installed: the API cert-manager.io/v1 is not served (%s)" % ADVICE["cert-manager.io/v1"],
         "CloudNativePG is older than 1.26: its Cluster has no spec.plugins[].isWALArchiver, which backups through "
         "the Barman Cloud Plugin need",
     ]
+
+
+def test_cert_manager_missing_or_partial_is_named_with_what_to_install():
+    """The plugin's manifest creates a cert-manager Issuer and Certificates (plugin-barman-cloud installation.md:
+    `cmctl check api` before installing): a cluster without them is told to install cert-manager, first."""
+    without = {key: value for key, value in SERVED.items() if key != "cert-manager.io/v1"}
+    found = problems({"gitVersion": "v1.33.0"}, without, cnpg_openapi())
+    assert len(found) == 1
+    assert found[0].startswith("cert-manager is not installed: the API cert-manager.io/v1 is not served (")
+    assert "install cert-manager (https://cert-manager.io/docs/installation/" in found[0]
+    # Its Certificate CRD deleted (kubectl delete crd certificates.cert-manager.io): the group is still served.
+    partial = dict(SERVED, **{"cert-manager.io/v1": ["issuers", "clusterissuers", "certificaterequests"]})
+    found = problems({"gitVersion": "v1.33.0"}, partial, cnpg_openapi())
+    assert found == ["cert-manager serves no certificates in cert-manager.io/v1 (%s)" % ADVICE["cert-manager.io/v1"]]

@@ -94,16 +94,21 @@ true
 {{- end -}}
 
 {{/*
-Image of a given MLflow version: image.reference wins; the internal registry when the chart builds the image;
-otherwise a ready image from mlflow.image.repository. Usage: include "mlflow.imageFor" (list $ "3.5.0")
+Image of a given MLflow version: the internal registry's `<stream>:v<version>` when the chart builds the image;
+otherwise the ready image `<mlflow.image.repository>:v<version>`, pinned to `@<digest>` when mlflow.image.digests
+has the version. Every image the release runs comes from here: the server's (mlflow.image.tag), the migrate Job's
+(buildVersion) and, through the tag the automation sets, the one of a rollback or a recovery.
+Usage: include "mlflow.imageFor" (list $ "3.5.0")
 */}}
 {{- define "mlflow.imageFor" -}}
 {{- $root := index . 0 -}}
-{{- $tag := printf "v%s" (index . 1) -}}
+{{- $version := index . 1 -}}
+{{- $tag := printf "v%s" $version -}}
 {{- if include "mlflow.buildsImage" $root -}}
 {{- printf "%s/%s/%s:%s" $root.Values.build.internalRegistry $root.Release.Namespace (include "mlflow.fullname" $root) $tag -}}
 {{- else -}}
-{{- printf "%s:%s" $root.Values.mlflow.image.repository $tag -}}
+{{- $digest := index ($root.Values.mlflow.image.digests | default dict) $version | default "" -}}
+{{- printf "%s:%s%s" $root.Values.mlflow.image.repository $tag (ternary (printf "@%s" $digest) "" (ne $digest "")) -}}
 {{- end -}}
 {{- end -}}
 
@@ -112,7 +117,7 @@ Image of the server. Set explicitly by Helm on the Deployment (no image trigger)
 rolls pods before the migration has run.
 */}}
 {{- define "mlflow.image" -}}
-{{- default (include "mlflow.imageFor" (list . (include "mlflow.version" .))) .Values.mlflow.image.reference -}}
+{{- include "mlflow.imageFor" (list . (include "mlflow.version" .)) -}}
 {{- end -}}
 
 {{/* Image of the migrate Job: migration.image, or the image of the version being built (build.tag). */}}
