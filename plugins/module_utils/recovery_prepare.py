@@ -47,6 +47,13 @@ class MissingLibrary(CollectionError):
 class StoreUnreachable(CollectionError):
     """The object store cannot be reached from the control node (no name, no route, no answer)."""
 
+    def __init__(self, where: str, reason):
+        super().__init__("cannot read the object store %s: the control node cannot reach it (%s). Check "
+                         "object_store.endpoint_url, the network, or read the catalog from inside the cluster "
+                         "(catalog_job)." % (where, reason))
+        self.where = where
+        self.reason = reason
+
 
 def s3_client(store: dict):
     verify = store["ca_bundle"] if store["ca_bundle"] else store["validate_certs"]
@@ -91,15 +98,21 @@ def scan_from_control_node(store: dict, servers: list) -> list:
                               "credentials and their permissions (s3:ListBucket, s3:GetObject)."
                               % (store["destination_path"], exc)) from None
     except SSLError as exc:
+        if not _certificate_refused(exc):
+            # The TLS handshake cut short (EOF, reset): nothing to verify, the store is not reachable from here.
+            raise StoreUnreachable(where, exc) from None
         raise CollectionError("cannot verify the object store %s: %s. For a private CA give object_store.ca_bundle "
                               "(the ObjectStore's endpointCA)." % (where, exc)) from None
     except EndpointUnreachable as exc:
-        raise StoreUnreachable("cannot read the object store %s: the control node cannot reach it (%s). Check "
-                               "object_store.endpoint_url and the network, or read the catalog from inside the "
-                               "cluster (catalog_job)." % (where, exc)) from None
+        raise StoreUnreachable(where, exc) from None
     except BotoCoreError as exc:
         raise CollectionError("cannot read the object store %s: %s. Check object_store.endpoint_url, the network and, "
                               "for a private CA, object_store.ca_bundle." % (where, exc)) from None
+
+
+def _certificate_refused(exc) -> bool:
+    """Whether the TLS error is the store's certificate refused (untrusted CA, wrong host name), as OpenSSL says it."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc)
 
 
 def read_scans(module, servers: list) -> tuple:
@@ -112,15 +125,25 @@ def read_scans(module, servers: list) -> tuple:
     if reader == "auto":
         reader = "control_node" if store else "cluster"
     # The module's required_if gives an explicit reader its input; auto without a store has a catalog_job.
+    unreachable = None
     if reader == "control_node":
         try:
             return scan_from_control_node(store, servers), "control_node", warnings
         except StoreUnreachable as exc:
             if params["catalog_from"] != "auto" or not job:
                 raise
+            unreachable = exc
             warnings.append("%s The catalog is read from inside the cluster instead (catalog_job)." % exc)
-    scans, name = scan_in_cluster(module, servers, destination=store["destination_path"] if store else None,
-                                  addressing_style=store["addressing_style"] if store else "auto")
+    try:
+        scans, name = scan_in_cluster(module, servers, destination=store["destination_path"] if store else None,
+                                      addressing_style=store["addressing_style"] if store else "auto")
+    except CollectionError as exc:
+        if unreachable is None:
+            raise
+        # Both readers failed: one message that starts like the control node's, so the store is named first.
+        raise CollectionError("cannot read the object store %s, neither from the control node (%s) nor from inside "
+                              "the cluster (%s). Check object_store.endpoint_url, the network and the ObjectStore "
+                              "the cluster archives to." % (unreachable.where, unreachable.reason, exc)) from None
     if scans is None:
         warnings.append("In check mode the catalog Job %s was sent as a server-side dry run, not run: the backups "
                         "are checked by the real run, before any change." % name)

@@ -5,10 +5,17 @@ that answer questions about identity and access (reviews.py, projects.py).
 `Access.admit` authenticates the caller (authn.py), turns the URL into authorization attributes as
 staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go does, and asks the authorizer (rbac.py); a
 denial is the upstream 403. `Access.serve` answers the endpoints that are verbs rather than stored kinds.
+
+RBAC writes also pass the RBAC storage's privilege-escalation check (rbac.py `Authorizer.prevent_escalation`):
+`Access` puts it in front of the API's per-kind hooks, where the object to be stored (after any patch or apply)
+and the stored one are known, for the request being served (`_CALLER`). Writes the server makes on its own behalf
+(the controllers, a ProjectRequest's RoleBinding) have no caller and are not checked, as the loopback client of
+`system:masters` is not.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +30,8 @@ _METHOD_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update",
                  "DELETE": "delete"}
 _SPECIAL_VERBS = ("proxy", "watch")  # /api/v1/watch/..., /api/v1/proxy/... (deprecated forms)
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
+# The request an HTTP handler thread is serving (None outside requests and in the server's own writes).
+_CALLER: contextvars.ContextVar[rbac.Attributes | None] = contextvars.ContextVar("sandbox_caller", default=None)
 # Avoid messages that look like HTML (responsewriters/errors.go `sanitizer`).
 _SANITIZE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
@@ -127,6 +136,41 @@ class Call:
 Endpoint = Callable[[Call], tuple[int, Any]]
 
 
+class _PolicyBasedStorage:
+    """The API's per-kind hooks (strategies.py), with kube-apiserver's policy-based RBAC storage in front for the
+    four RBAC kinds: `prepare_create`/`prepare_update` see the object about to be stored, whatever the verb."""
+
+    def __init__(self, inner: Any, authorizer: rbac.Authorizer):
+        self._inner = inner
+        self._authorizer = authorizer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _check(self, resource: Any, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """Check the create or update of the object the caller's request names (not what the server writes on
+        its own in the same thread, nor a delete's bookkeeping)."""
+        request = _CALLER.get()
+        if request is None or resource.group != rbac.RBAC_GROUP or \
+                resource.plural not in (*rbac.ROLE_RESOURCES, *rbac.BINDING_RESOURCES):
+            return
+        meta = obj.get("metadata") or {}
+        if request.verb not in ("create", "update", "patch") or not request.resource_request or \
+                (request.api_group, request.resource, request.subresource) != (*resource.key, "") or \
+                request.name not in ("", meta.get("name")) or \
+                (resource.namespaced and request.namespace != meta.get("namespace")):
+            return
+        self._authorizer.prevent_escalation(request, resource.plural, obj, old)
+
+    def prepare_create(self, resource: Any, obj: dict[str, Any]) -> None:
+        self._check(resource, obj, None)
+        self._inner.prepare_create(resource, obj)
+
+    def prepare_update(self, resource: Any, obj: dict[str, Any], old: dict[str, Any]) -> None:
+        self._check(resource, obj, old)
+        self._inner.prepare_update(resource, obj, old)
+
+
 class Access:
     """The authenticator, the authorizer and the identity endpoints of one API server."""
 
@@ -136,6 +180,8 @@ class Access:
         self.unauthenticated = authn.ADMIN
         self.authenticator = authn.Authenticator(api.store, authn.signing_key(key_file))
         self.authorizer = rbac.authorizer_for(api.store)
+        if not isinstance(api.strategies, _PolicyBasedStorage):
+            api.strategies = _PolicyBasedStorage(api.strategies, self.authorizer)
         # (group, version, resource, subresource) -> {method: endpoint}
         self._routes: dict[tuple[str, str, str, str], dict[str, Endpoint]] = {}
         for routes in (reviews.ROUTES, projects.ROUTES):
@@ -150,11 +196,13 @@ class Access:
 
     def admit(self, method: str, url: str, authorization: str | None) -> rbac.Attributes:
         """Authenticate and authorize one request (401/403 as ApiError); its attributes name the caller."""
+        _CALLER.set(None)
         user = self.authenticator.authenticate(authorization, self.unauthenticated)
         request = request_attributes(user, method, url)
         allowed, reason = self.authorizer.authorize(request)
         if not allowed:
             raise forbidden(request, reason)
+        _CALLER.set(request)  # what the RBAC storage checks this request's writes against
         return request
 
     def allowed(self, request: rbac.Attributes) -> bool:
@@ -170,4 +218,8 @@ class Access:
         endpoint = methods.get(method)
         if endpoint is None:
             raise errors.method_not_allowed("the server does not allow this method on the requested resource")
-        return endpoint(Call(self.api, self, request, method, read_body))
+        caller = _CALLER.set(None)  # the endpoints write as the server (openshift-apiserver's privileged client)
+        try:
+            return endpoint(Call(self.api, self, request, method, read_body))
+        finally:
+            _CALLER.reset(caller)

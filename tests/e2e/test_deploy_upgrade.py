@@ -67,7 +67,7 @@ def builds_of(sandbox: Sandbox, namespace: str, build_config: str) -> list[str]:
     return sorted(item["metadata"]["name"] for item in found)
 
 
-def test_upgrade_without_schema_change_is_a_rolling_update_without_downtime(sandbox: Sandbox, namespace: str):
+def test_a_rolling_upgrade_serves_throughout_and_a_second_upgrade_stops_at_the_lock(sandbox: Sandbox, namespace: str):
     # A build whose pip step cannot install a package fails deploy.yml with the build's own log; after the fix, the
     # next run starts a new build of the same BuildConfig (a ConfigChange trigger fires once, on creation; an edit
     # or a rerun starts none: openshift-controller-manager's buildconfig_controller.go).
@@ -83,8 +83,17 @@ def test_upgrade_without_schema_change_is_a_rolling_update_without_downtime(sand
     assert builds_of(sandbox, namespace, "mlflow-v3-5-0") == ["mlflow-v3-5-0-1", "mlflow-v3-5-0-2"]
 
     experiment, runs = seed_runs(sandbox, namespace, count=2)
-    with Prober(sandbox.mlflow(namespace)) as prober:
-        upgraded = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
+    with Prober(sandbox.mlflow(namespace)) as prober, ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(sandbox.run, "upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
+        # A second upgrade started while the first runs stops at the lock, changing nothing.
+        wait_until(lambda: sandbox.cluster.kubectl("-n", namespace, "get", "lease", "mlops-mlflow-lock",
+                                                   check=False).returncode == 0 or first.done(),
+                   600, "the first upgrade to take the lock", interval=1)
+        assert not first.done(), "the first upgrade ended before the second one could start"
+        second = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
+        upgraded = first.result()
+    assert second.returncode != 0
+    assert "Another run holds the lock" in failure_message(second)
     assert_ok(upgraded)
     assert sandbox.mlflow(namespace).version_string() == "3.5.1"
     assert served_runs(sandbox, namespace, experiment) == runs
@@ -103,19 +112,3 @@ def test_upgrade_from_2_22_to_3_17_keeps_runs_and_logins(sandbox: Sandbox, names
     assert client.version_string() == "3.17.2"
     assert served_runs(sandbox, namespace, experiment) == runs
     assert client.api("GET", "experiments/search?max_results=1", auth=("admin", "wrong-password")).status_code == 401
-
-
-def test_two_concurrent_upgrades_the_second_stops_at_the_lock(sandbox: Sandbox, namespace: str):
-    assert_ok(sandbox.deploy(namespace, "3.5.0"))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(sandbox.run, "upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
-        wait_until(lambda: sandbox.cluster.kubectl("-n", namespace, "get", "lease", "mlops-mlflow-lock",
-                                                   check=False).returncode == 0 or first.done(),
-                   600, "the first upgrade to take the lock", interval=1)
-        assert not first.done(), "the first upgrade ended before the second one could start"
-        second = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={"mlflow_tag": "3.5.1"})
-        first_run = first.result()
-    assert second.returncode != 0
-    assert "Another run holds the lock" in failure_message(second)
-    assert_ok(first_run)
-    assert sandbox.mlflow(namespace).version_string() == "3.5.1"

@@ -1,20 +1,21 @@
 """Playbook runs that must leave an installation as they found it, on one installation this module deploys once:
 a second deploy.yml (no change) and its --check, upgrades refused before any change, recover.yml refusing a target
 outside the recovery window, a drill that restores elsewhere, the backup check, and every playbook refused in its
-preflight when a grant is missing; last, an upgrade to the next version.
+preflight when a grant is missing; last, an upgrade to the next version, then a recovery and the decommission of
+the cluster it superseded.
 
 It runs on plain Kubernetes (the sandbox's `kubernetes` flavour: no OpenShift API group is served, the chart
 renders an Ingress, docs/kubernetes.md) with prebuilt images pinned by digest (mlflow.image.repository and
 mlflow.image.digests): every flow here must do without routes, builds, image streams, templates and projects. The
-last test upgrades it, the image of the new version coming from the digest map.
+last tests upgrade it, the image of the new version coming from the digest map, then recover it.
 
 The installation is run the least-privileged way docs/rbac.md describes: a cluster admin runs rbac.yml once, and
 every playbook here runs as its ServiceAccount, bound by a Role in the MLflow namespace and the drill namespace only
 (Kubernetes RBAC as kube-apiserver evaluates it: docs/sandbox.md "Identities and authorization").
 
-Each test here but the last only reads the installation or must not change it (several assert it); that is why
+Each test here but the last two only reads the installation or must not change it (several assert it); that is why
 they can share one, deployed by deploy.yml in the `installation` fixture (whose run must succeed). A test that
-recovers or breaks an installation deploys its own, in another module. The scheduler keeps this module on one
+breaks an installation deploys its own, in another module. The scheduler keeps this module on one
 worker, its tests in this order (tests/support/scheduling.py)."""
 
 from __future__ import annotations
@@ -235,4 +236,28 @@ def test_upgrade_runs_the_pinned_image_of_the_new_version_and_keeps_every_run(sa
                   if entry["verb"] == "POST" and entry["path"].startswith(f"/apis/batch/v1/namespaces/{namespace}/jobs")
                   for container in json.loads(entry["body"])["spec"]["template"]["spec"]["containers"]}
     assert pinned in job_images, job_images
+    assert openshift_requests(sandbox) == []
+
+
+def test_then_a_recovery_and_the_decommission_of_the_superseded_cluster(sandbox: Sandbox, installation: str):
+    """After the upgrade: recover.yml (to the latest WAL) and decommission.yml, also as the ServiceAccount on plain
+    Kubernetes, with the digest of the running version. Nothing asks an OpenShift API."""
+    namespace = installation
+    recovered = sandbox.run("recover", namespace, NEXT)
+    assert_ok(recovered)
+    assert "backup catalog read inside the cluster, by a Job" in recovered.stdout
+    release = json.loads(sandbox.cluster.helm("get", "values", "mlflow", "-n", namespace, "-o", "json").stdout)
+    assert release["postgresql"]["clusterName"] == "pg-cluster-v2"
+    assert server_image(sandbox, namespace) == f"{PREBUILT_REPOSITORY}:v{NEXT}@{PREBUILT_DIGESTS[NEXT]}"
+    client = sandbox.mlflow(namespace)
+    experiment = client.call("GET", "experiments/get-by-name",
+                             params={"experiment_name": "before-the-upgrade"})["experiment"]["experiment_id"]
+    assert [run["info"]["run_name"] for run in client.search_runs(experiment)] == ["kept"]
+
+    decommissioned = sandbox.playbook("decommission", namespace, extra_vars={
+        "decommission_cluster": "pg-cluster-v1", "decommission_confirm": "pg-cluster-v1"})
+    assert_ok(decommissioned)
+    assert sandbox.cluster.kubectl("get", "clusters.postgresql.cnpg.io", "pg-cluster-v1", "-n", namespace,
+                                   check=False).returncode != 0
+    assert sandbox.mlflow(namespace).version_string() == NEXT
     assert openshift_requests(sandbox) == []

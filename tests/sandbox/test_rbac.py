@@ -8,6 +8,7 @@ whose behaviour or message it checks.
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from collections.abc import Callable
@@ -351,3 +352,214 @@ def test_request_attributes_follow_requestinfo(api: Api):
         assert (found.verb, found.namespace, found.resource, found.subresource, found.name) == expected, url
     assert not request_attributes(user, "GET", "/apis/apps/v1").resource_request
     assert request_attributes(user, "GET", "/apis/apps/v1").verb == "get"
+
+
+# --- privilege-escalation prevention on RBAC writes -----------------------------------------------------------------
+# kube-apiserver's RBAC storage: pkg/registry/rbac/{role,clusterrole,rolebinding,clusterrolebinding}/policybased/
+# storage.go, pkg/registry/rbac/escalation_check.go (EscalationAllowed, BindingAuthorized, RoleEscalationAuthorized),
+# pkg/registry/rbac/validation/rule.go (ConfirmNoEscalation and its message).
+
+_RBAC = "/apis/rbac.authorization.k8s.io/v1"
+
+
+def _not_held(user: str, namespace: str, *missing: str) -> str:
+    """ConfirmNoEscalation's text (validation/rule.go): the user, its groups as Go's %q prints them, and each missing
+    rule as pkg/apis/rbac/v1/helpers.go CompactString prints it, in string order."""
+    groups = f'["system:serviceaccounts" "system:serviceaccounts:{namespace}" "system:authenticated"]'
+    return (f'user "{user}" (groups={groups}) is attempting to grant RBAC permissions not currently held:\n'
+            + "\n".join(missing))
+
+
+def _binding(name: str, kind: str, role: str, subject: str) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+            "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": subject}]}
+
+
+def test_a_namespace_admin_cannot_grant_what_it_does_not_hold(cluster: SandboxCluster, namespace: str,
+                                                              automation: str):
+    """rolebinding/policybased/storage.go and role/policybased/storage.go: without `bind`/`escalate`, a binding or a
+    role may grant only what its writer holds there (validation/rule.go ConfirmNoEscalation); the refusal is
+    apierrors.NewForbidden's `<resource>.rbac.authorization.k8s.io "<name>" is forbidden: <ConfirmNoEscalation>`.
+    The check covers creates and updates (a PATCH as much as a POST), and the kubeconfig's user, in
+    `system:masters`, is never checked (escalation_check.go EscalationAllowed)."""
+    user = f"system:serviceaccount:{namespace}:automation"
+    refused = _http(cluster, "POST", f"{_RBAC}/namespaces/{namespace}/rolebindings", automation,
+                    json=_binding("root", "ClusterRole", "cluster-admin", "someone"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["reason"] == "Forbidden"
+    assert refused.json()["details"] == {"name": "root", "group": "rbac.authorization.k8s.io", "kind": "rolebindings"}
+    assert refused.json()["message"] == 'rolebindings.rbac.authorization.k8s.io "root" is forbidden: ' + _not_held(
+        user, namespace, '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}', '{NonResourceURLs:["*"], Verbs:["*"]}')
+    # kubectl prints the same Status.
+    refused = _as(cluster, automation, "create", "rolebinding", "root", "--clusterrole=cluster-admin",
+                  f"--serviceaccount={namespace}:automation", "-n", namespace)
+    assert refused.returncode != 0
+    assert "is attempting to grant RBAC permissions not currently held" in refused.stderr
+    # A Role with a verb admin lacks on pods (escalate) and a cluster-scoped kind (nodes): each missing rule once,
+    # broken down (policy_comparator.go BreakdownRule) and compacted per group and resource (policy_compact.go).
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "wider"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "escalate"]},
+                      {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}]}
+    refused = _http(cluster, "POST", f"{_RBAC}/namespaces/{namespace}/roles", automation, json=role)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["message"] == 'roles.rbac.authorization.k8s.io "wider" is forbidden: ' + _not_held(
+        user, namespace, '{APIGroups:[""], Resources:["nodes"], Verbs:["get" "list"]}',
+        '{APIGroups:[""], Resources:["pods"], Verbs:["escalate"]}')
+    assert cluster.kubectl("get", "role", "wider", "-n", namespace, check=False).returncode != 0
+    # A Role within its rights is created; patching a right it lacks into it is refused like a create.
+    role["rules"] = [{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]}]
+    assert _http(cluster, "POST", f"{_RBAC}/namespaces/{namespace}/roles", automation, json=role).status_code == 201
+    patched = _http(cluster, "PATCH", f"{_RBAC}/namespaces/{namespace}/roles/wider", automation,
+                    headers={"Content-Type": "application/merge-patch+json"},
+                    json={"rules": [{"apiGroups": ["*"], "resources": ["*/exec"], "verbs": ["create"]}]})
+    assert patched.status_code == 403, patched.text
+    assert patched.json()["message"].endswith(":\n" + '{APIGroups:["*"], Resources:["*/exec"], Verbs:["create"]}')
+    assert cluster.get("role", "wider", "-n", namespace)["rules"] == role["rules"]
+    # The kubeconfig's user (system:masters) binds cluster-admin without holding anything in particular.
+    cluster.kubectl("create", "rolebinding", "root", "--clusterrole=cluster-admin", "--user=someone",
+                    "-n", namespace)
+
+
+def test_a_namespace_admin_binds_roles_whose_rights_it_holds(cluster: SandboxCluster, namespace: str,
+                                                             automation: str):
+    """rolebinding/policybased/storage.go: a binding is allowed when the writer's rules in the binding's namespace
+    cover every rule of the role it names (validation/rule.go ConfirmNoEscalation with policy_comparator.go Covers:
+    subresources, resourceNames); a role that does not exist is the registry's NotFound."""
+    role = textwrap.dedent("""\
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: reader}
+        rules:
+        - {apiGroups: [""], resources: [configmaps], resourceNames: [settings], verbs: [get]}
+        - {apiGroups: [apps], resources: [deployments, deployments/scale], verbs: [get, list, watch]}
+        """)
+    assert _as(cluster, automation, "create", "-n", namespace, "-f", "-", stdin=role).returncode == 0
+    created = _as(cluster, automation, "create", "rolebinding", "reader", "--role=reader", "--user=someone",
+                  "-n", namespace)
+    assert created.returncode == 0, created.stderr
+    # The aggregated `view` is within `admin`: binding it is the everyday delegation.
+    created = _as(cluster, automation, "create", "rolebinding", "viewer", "--clusterrole=view", "--user=someone",
+                  "-n", namespace)
+    assert created.returncode == 0, created.stderr
+    missing = _http(cluster, "POST", f"{_RBAC}/namespaces/{namespace}/rolebindings", automation,
+                    json=_binding("ghost", "ClusterRole", f"{namespace}-no-such-role", "someone"))
+    assert (missing.status_code, missing.json()["message"]) == (
+        404, f'clusterroles.rbac.authorization.k8s.io "{namespace}-no-such-role" not found')
+
+
+def test_bind_on_one_cluster_role_lets_a_project_admin_bind_it(cluster: SandboxCluster, namespace: str,
+                                                               automation: str):
+    """escalation_check.go BindingAuthorized: `bind` on clusterroles with the role's name (checked in the binding's
+    namespace) allows a RoleBinding to it without holding its rights - the drills' `<role>-drill-project` flow
+    (roles/rbac/tasks/main.yml): a ServiceAccount admin of a project it requested (its `admin` RoleBinding written by
+    the server, openshift-apiserver projectrequest/delegated) binds there the one ClusterRole it may bind, and no
+    other."""
+    drill, other, binder = f"{namespace}-drill-project", f"{namespace}-other", f"{namespace}-drill-project-binder"
+    project = f"{namespace}-p"
+    cnpg = [{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["create", "get", "delete"]}]
+    objects = [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": drill},
+         "rules": cnpg},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": other},
+         "rules": cnpg},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": binder},
+         "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"],
+                    "resourceNames": [drill]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": binder},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": binder},
+         "subjects": [{"kind": "ServiceAccount", "name": "automation", "namespace": namespace}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": f"{namespace}-self-provisioner"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "self-provisioner"},
+         "subjects": [{"kind": "ServiceAccount", "name": "automation", "namespace": namespace}]},
+    ]
+    cluster.kubectl("create", "-f", "-", stdin="\n---\n".join(json.dumps(obj) for obj in objects))
+    user = f"system:serviceaccount:{namespace}:automation"
+    try:
+        request = {"apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest", "metadata": {"name": project}}
+        answer = _http(cluster, "POST", "/apis/project.openshift.io/v1/projectrequests", automation, json=request)
+        assert answer.status_code == 201, answer.text
+        bindings = f"{_RBAC}/namespaces/{project}/rolebindings"
+        created = _http(cluster, "POST", bindings, automation,
+                        json=_binding("drill", "ClusterRole", drill, user))
+        assert created.status_code == 201, created.text
+        # An update (a re-run's apply) is allowed the same way.
+        applied = _http(cluster, "PATCH", f"{bindings}/drill?fieldManager=ansible&force=true", automation,
+                        headers={"Content-Type": "application/apply-patch+yaml"},
+                        data=json.dumps(_binding("drill", "ClusterRole", drill, "someone-else")))
+        assert applied.status_code == 200, applied.text
+        assert cluster.get("rolebinding", "drill", "-n", project)["subjects"][0]["name"] == "someone-else"
+        # `bind` names one role: a ClusterRole with the very same rules is still refused.
+        refused = _http(cluster, "POST", bindings, automation, json=_binding("other", "ClusterRole", other, user))
+        assert refused.status_code == 403
+        assert refused.json()["message"] == 'rolebindings.rbac.authorization.k8s.io "other" is forbidden: ' + \
+            _not_held(user, namespace, '{APIGroups:["postgresql.cnpg.io"], Resources:["clusters"], '
+                                       'Verbs:["create" "get" "delete"]}')
+    finally:
+        cluster.kubectl("delete", "namespace", project, "--ignore-not-found", "--wait=false")
+        for obj in objects:
+            cluster.kubectl("delete", obj["kind"].lower(), obj["metadata"]["name"], "--ignore-not-found")
+
+
+def test_escalate_lets_a_namespace_admin_write_roles_beyond_its_rights(cluster: SandboxCluster, namespace: str,
+                                                                       automation: str):
+    """escalation_check.go RoleEscalationAuthorized: `escalate` on roles lets a Role grant more than its writer
+    holds (role/policybased/storage.go); it does nothing for bindings (rolebinding/policybased/storage.go asks for
+    `bind` or the rights themselves)."""
+    cluster.kubectl("create", "role", "escalator", "--verb=escalate", "--resource=roles.rbac.authorization.k8s.io",
+                    "-n", namespace)
+    cluster.kubectl("create", "rolebinding", "escalator", "--role=escalator",
+                    f"--serviceaccount={namespace}:automation", "-n", namespace)
+    wide = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "wide"},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+    created = _http(cluster, "POST", f"{_RBAC}/namespaces/{namespace}/roles", automation, json=wide)
+    assert created.status_code == 201, created.text
+    # Binding it is still a grant of `*`, which the account does not hold.
+    refused = _http(cluster, "POST", f"{_RBAC}/namespaces/{namespace}/rolebindings", automation,
+                    json=_binding("wide", "Role", "wide", "someone"))
+    assert refused.status_code == 403
+    assert refused.json()["message"].endswith('{APIGroups:["*"], Resources:["*"], Verbs:["*"]}')
+
+
+def test_rule_coverage_follows_the_policy_comparator(api: Api):
+    """staging/src/k8s.io/component-helpers/auth/rbac/validation/policy_comparator.go Covers, through the
+    authorizer's rule matching: `*` verbs, groups and resources, `*/sub` for any subresource, resourceNames (a rule
+    without names needs an owner rule without names), non-resource URLs with a trailing `*`; the missing rules
+    compacted (pkg/registry/rbac/validation/policy_compact.go) and sorted (validation/rule.go)."""
+    access = Access(api)
+    roles = api.registry.by_kind("rbac.authorization.k8s.io/v1", "ClusterRole")
+    bindings = api.registry.by_kind("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
+    api.create(roles, "", {"metadata": {"name": "owner"}, "rules": [
+        {"apiGroups": ["", "apps"], "resources": ["pods", "*/scale"], "verbs": ["get", "list"]},
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a"], "verbs": ["get"]},
+        {"apiGroups": ["batch"], "resources": ["*"], "verbs": ["*"]},
+        {"nonResourceURLs": ["/metrics/*"], "verbs": ["get"]}]}, Options())
+    api.create(bindings, "", {"metadata": {"name": "owner"},
+                              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                          "name": "owner"},
+                              "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": "default"}]},
+               Options())
+    account = authn.service_account_identity("default", "ci")
+
+    def missing(*rules: dict) -> list[str]:
+        found = access.authorizer.confirm_no_escalation(account, "default", list(rules))
+        return found.split("held:\n", 1)[1].split("\n") if found else []
+
+    assert not missing({"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["list"]},
+                       {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a"], "verbs": ["get"]},
+                       {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs/status"], "verbs": ["delete"]},
+                       {"nonResourceURLs": ["/metrics/cadvisor"], "verbs": ["get"]})
+    assert missing({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+                   {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+                   {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a", "b"], "verbs": ["get"]},
+                   {"apiGroups": ["*"], "resources": ["pods"], "verbs": ["get"]},
+                   {"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]},
+                   {"nonResourceURLs": ["/metrics", "/metrics/x"], "verbs": ["get"]}) == [
+        '{APIGroups:[""], Resources:["pods"], Verbs:["*"]}',
+        '{APIGroups:[""], Resources:["secrets"], ResourceNames:["b"], Verbs:["get"]}',
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}',
+        '{APIGroups:["*"], Resources:["pods"], Verbs:["get"]}',
+        '{APIGroups:["apps"], Resources:["deployments"], Verbs:["get" "list" "watch"]}',
+        '{NonResourceURLs:["/metrics"], Verbs:["get"]}',
+    ]

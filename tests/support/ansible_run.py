@@ -61,7 +61,30 @@ def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = 
     proc = subprocess.run(command, cwd=cwd or REPO_ROOT, env=ansible_env(env, json_output), capture_output=True,
                           text=True, timeout=timeout, check=False)
     report = _json_report(proc.stdout) if json_output else None
+    if report and os.environ.get(TASK_TIMES_ENV):
+        _append_task_times(Path(os.environ[TASK_TIMES_ENV]), Path(playbook).name, report)
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, report)
+
+
+# MLOPS_TESTS_TASK_TIMES=FILE: every playbook run appends one JSON line (playbook, each task's seconds), to find where
+# the suite's time goes: `python -m tests.support.task_times FILE` sums them by task.
+TASK_TIMES_ENV = "MLOPS_TESTS_TASK_TIMES"
+
+
+def _append_task_times(path: Path, playbook: str, report: dict) -> None:
+    tasks = []
+    for play in report.get("plays", []):
+        for task in play["tasks"]:
+            duration = task["task"].get("duration") or {}
+            if duration.get("start") and duration.get("end"):
+                tasks.append([task["task"]["name"], _seconds(duration["start"], duration["end"])])
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"playbook": playbook, "tasks": tasks}) + "\n")
+
+
+def _seconds(start: str, end: str) -> float:
+    from datetime import datetime  # pylint: disable=import-outside-toplevel
+    return round((datetime.fromisoformat(end.rstrip("Z")) - datetime.fromisoformat(start.rstrip("Z"))).total_seconds(), 2)
 
 
 def _json_report(stdout: str) -> dict | None:
