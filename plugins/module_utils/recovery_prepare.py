@@ -112,7 +112,8 @@ def scan_from_control_node(store: dict, servers: list) -> list:
 
 def _certificate_refused(exc) -> bool:
     """Whether the TLS error is the store's certificate refused (untrusted CA, wrong host name), as OpenSSL says it."""
-    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc)
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
 
 
 def read_scans(module, servers: list) -> tuple:

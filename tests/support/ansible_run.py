@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,6 @@ def _append_task_times(path: Path, playbook: str, report: dict) -> None:
 
 
 def _seconds(start: str, end: str) -> float:
-    from datetime import datetime  # pylint: disable=import-outside-toplevel
     return round((datetime.fromisoformat(end.rstrip("Z")) - datetime.fromisoformat(start.rstrip("Z"))).total_seconds(), 2)
 
 
