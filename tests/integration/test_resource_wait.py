@@ -1,0 +1,100 @@
+"""resource_wait through ansible-playbook against the sandbox API server (stand-in controllers): a rollout that
+finishes, one that never does (an image no registry has), and a Backup no controller takes, with the progress
+lines a person reads while it waits and the error that ends it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.cluster import SandboxCluster
+from tests.support.ansible_run import run_module
+
+MODULE = "mlops.mlflow.resource_wait"
+NAMESPACE = "waits"
+
+
+@pytest.fixture(name="cluster", scope="module")
+def fixture_cluster():
+    root = Path(tempfile.mkdtemp(prefix="wait-tests-"))
+    cluster = SandboxCluster(root, controllers="stand-in").start()
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def wait(cluster, check=False, **options):
+    env = {key: cluster.env[key] for key in ("K8S_AUTH_KUBECONFIG", "TMPDIR", "HOME")}
+    return run_module(MODULE, {"namespace": NAMESPACE, **options}, check=check, env=env)
+
+
+def result_of(run) -> dict:
+    """The task's result (the json callback's document comes after the progress lines)."""
+    assert run.report, run.stdout[-3000:]
+    return run.result
+
+
+def apply(cluster, manifest: dict) -> None:
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+
+def deployment(cluster, name: str, image: str) -> None:
+    labels = {"app": name}
+    apply(cluster, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NAMESPACE},
+                    "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "main", "image": image, "command": ["sleep", "3600"]}]}}}})
+
+
+def test_a_rollout_that_finishes_returns_the_deployment_in_check_mode_too(cluster):
+    deployment(cluster, "ready", "busybox:1.36")
+    for check in (False, True):
+        run = wait(cluster, check=check, kind="Deployment", name="ready", wait_timeout=60)
+        assert run.returncode == 0, run.stdout[-3000:]
+        result = result_of(run)
+        assert result["ready"] is True and result["changed"] is False
+        assert result["resource"]["status"]["updatedReplicas"] == 2
+        assert result["summary"] == f"Deployment {NAMESPACE}/ready: 2 of 2 replicas updated, 2 available, 2 in all"
+        assert "resource_wait:" not in run.stdout  # done within the first slice: no progress line
+
+
+def test_a_rollout_that_never_finishes_shows_progress_then_fails_with_what_it_saw(cluster):
+    # An image the sandbox cannot pull (ErrImagePull in a real cluster): the replicas never become available.
+    deployment(cluster, "stuck", "registry.invalid/nothing:1")
+    run = wait(cluster, kind="Deployment", name="stuck", wait_timeout=7, wait_sleep=1, progress_interval=2)
+    assert run.returncode != 0
+    progress = [line for line in run.stdout.splitlines() if line.startswith("resource_wait: ")]
+    assert len(progress) >= 2, run.stdout[-3000:]
+    assert progress[0].startswith(f"resource_wait: Deployment {NAMESPACE}/stuck: 2 of 2 replicas updated, 0 available")
+    assert progress[0].endswith("s of at most 7 s")
+    result = result_of(run)
+    assert result["timed_out"] is True and result["ready"] is False
+    assert result["msg"].startswith(f"Deployment {NAMESPACE}/stuck did not reach every replica updated and available "
+                                    "in time. Last seen: 2 of 2 replicas updated, 0 available")
+    assert "(wait_timeout 7)" in result["msg"]
+
+
+def test_a_backup_no_controller_takes_times_out_with_its_phase(cluster):
+    # The stand-ins leave Backups alone (no backup is pretended): this one never gets a phase.
+    apply(cluster, {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+                    "metadata": {"name": "pending", "namespace": NAMESPACE},
+                    "spec": {"cluster": {"name": "pg"}, "method": "plugin",
+                             "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"}}})
+    run = wait(cluster, kind="Backup", name="pending", wait_timeout=3, wait_sleep=1)
+    assert run.returncode != 0
+    assert "Backup waits/pending did not reach a final phase (completed or failed) in time. Last seen: phase not " \
+           "started." in result_of(run)["msg"]
+
+
+def test_a_bad_input_is_refused_before_anything_is_read(cluster):
+    run = wait(cluster, kind="Deployment", name="ready", wait_timeout="soon")
+    assert run.returncode != 0
+    assert "wait_timeout must be a whole number of seconds" in run.stdout
+    run = wait(cluster, kind="Deployment", name="ready", require_archiving=True)
+    assert run.returncode != 0
+    assert "require_archiving applies to kind Cluster only, not Deployment" in result_of(run)["msg"]

@@ -1,0 +1,75 @@
+"""resource_wait's judgements: when a rollout, a cluster or a backup is done, and what a person reads meanwhile."""
+
+import pytest
+
+from ansible_collections.mlops.mlflow.plugins.action import resource_wait as action
+from ansible_collections.mlops.mlflow.plugins.module_utils.resource_wait import (
+    backup_finished, cluster_ready, deployment_rolled_out, state)
+from ansible_collections.mlops.mlflow.plugins.modules import resource_wait as module
+
+
+def deployment(generation=2, observed=2, wanted=2, updated=2, available=2, replicas=2):
+    return {"metadata": {"generation": generation}, "spec": {"replicas": wanted},
+            "status": {"observedGeneration": observed, "updatedReplicas": updated,
+                       "availableReplicas": available, "replicas": replicas}}
+
+
+def test_a_deployment_is_rolled_out_only_when_every_replica_runs_the_latest_spec():
+    assert deployment_rolled_out(deployment(), {})
+    # Right after a spec change the controller has not seen it yet: the old pods still count as available.
+    assert not deployment_rolled_out(deployment(generation=3), {})
+    # Mid-rollout: the old replicas are available, the new one is not (kubernetes.core's deployment_ready says yes).
+    assert not deployment_rolled_out(deployment(updated=1, replicas=3), {})
+    # The surge pod is up but the old one is still there.
+    assert not deployment_rolled_out(deployment(available=3, replicas=3), {})
+    assert not deployment_rolled_out({}, {})
+    # Scaled to zero (the upgrade's stop): done once the controller saw it and no pod is left.
+    assert deployment_rolled_out(deployment(wanted=0, updated=0, available=0, replicas=0), {})
+    assert not deployment_rolled_out(deployment(wanted=0, updated=0, available=1, replicas=1), {})
+
+
+def cluster(ready="True", archiving=None, message=None):
+    conditions = [{"type": "Ready", "status": ready}]
+    if archiving:
+        conditions.append({"type": "ContinuousArchiving", "status": archiving, "message": message or ""})
+    return {"spec": {"instances": 3}, "status": {"phase": "Cluster in healthy state", "readyInstances": 3,
+                                                 "conditions": conditions}}
+
+
+def test_a_cluster_is_ready_and_archiving_when_the_flow_needs_wal_in_the_store():
+    assert cluster_ready(cluster(), {"require_archiving": False})
+    assert not cluster_ready(cluster(), {"require_archiving": True})
+    assert not cluster_ready(cluster(archiving="False"), {"require_archiving": True})
+    assert cluster_ready(cluster(archiving="True"), {"require_archiving": True})
+    assert not cluster_ready(cluster(ready="False", archiving="True"), {"require_archiving": True})
+    assert not cluster_ready({}, {"require_archiving": False})
+
+
+def test_a_backup_is_finished_in_a_final_phase_whether_it_succeeded_or_not():
+    assert backup_finished({"status": {"phase": "completed"}}, {})
+    assert backup_finished({"status": {"phase": "failed"}}, {})
+    assert not backup_finished({"status": {"phase": "running"}}, {})
+    assert not backup_finished({"metadata": {"name": "b"}}, {})
+
+
+def test_what_a_person_reads_while_waiting():
+    assert state("Deployment", deployment(updated=1, available=1, replicas=3), {}) == \
+        "1 of 2 replicas updated, 1 available, 3 in all"
+    assert state("Cluster", cluster(archiving="False", message="unexpected failure invoking barman-cloud-wal-archive"),
+                 {"require_archiving": True}) == ("phase Cluster in healthy state, 3 of 3 instances ready, archiving: "
+                                                  "unexpected failure invoking barman-cloud-wal-archive")
+    assert state("Backup", {"status": {"phase": "running", "startedAt": "2026-12-03T10:00:00Z"}}, {}) == \
+        "phase running since 2026-12-03T10:00:00Z"
+    assert state("Backup", {}, {}) == "not found"
+
+
+@pytest.mark.parametrize("option, default", [("wait_timeout", action.DEFAULT_TIMEOUT),
+                                             ("progress_interval", action.DEFAULT_PROGRESS_INTERVAL)])
+def test_the_action_plugin_slices_the_wait_with_the_module_defaults(option, default):
+    assert module.ARGUMENT_SPEC[option]["default"] == default
+
+
+@pytest.mark.parametrize("value, problem", [("soon", "whole number of seconds"), (0, "at least 1 second")])
+def test_the_action_plugin_refuses_a_wait_that_is_not_a_positive_number_of_seconds(value, problem):
+    with pytest.raises(action.AnsibleActionFail, match=problem):
+        action._seconds({"wait_timeout": value}, "wait_timeout", 900)  # pylint: disable=protected-access
