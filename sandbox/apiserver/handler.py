@@ -42,6 +42,11 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "sandbox-apiserver"
+    # TCP_NODELAY on every connection, as Go's net package sets on each TCP connection kube-apiserver accepts.
+    # Without it, Nagle's algorithm holds a response's body (a second write, after the headers) until the client
+    # acknowledges the headers, which its delayed ACK puts off by 40 ms: every request took 40 ms more than the
+    # real API server's.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin  # stdlib signature
         LOG.debug(format, *args)

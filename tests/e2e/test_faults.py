@@ -201,9 +201,15 @@ def test_postgres_stopped_during_the_migration_then_the_api_unreachable_mid_upgr
             time.sleep(20)
             gate.open()
             failed = upgrade.result()
+        if failed.returncode == 0:
+            # The outage fell inside a wait (the wait for the stop, resource_wait; or the migrate Job's): there,
+            # kubernetes.core's Waiter retries a refused connection, and the run goes on once the API answers. The
+            # upgrade is then complete, with every run.
+            assert stored_runs(sandbox, namespace) == runs
+            serves(sandbox, namespace, "3.17.2", runs, timeout=60)
+            return
         message = failure_message(failed)
-        assert failed.returncode != 0
-        # Which call meets the outage first (the wait for the stop, or the migrate Job's creation) decides between
+        # A call outside a wait met the outage (the migrate Job's creation, a Helm call): which one decides between
         # "schema not changed" and "may have been migrated"; both name the rerun.
         assert message.startswith("The upgrade to MLflow 3.17.2 failed during"), message
         assert "playbooks/upgrade.yml -e mlflow_tag=3.17.2" in message, message
