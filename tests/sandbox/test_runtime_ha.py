@@ -63,8 +63,14 @@ def _service_sql(stack: Stack, service: str, query: str) -> list[tuple]:
 
 
 def _pod_ips(stack: Stack) -> dict[str, str]:
-    return {pod["metadata"]["name"]: pod["status"]["podIP"]
-            for pod in stack.items("pods", "-l", f"cnpg.io/cluster={CLUSTER}")}
+    """The instance pods that have an IP: a pod just created again (the deleted primary's) has none until it runs,
+    as in Kubernetes, where status.podIP is set once the pod's sandbox is up."""
+    pods = stack.items("pods", "-l", f"cnpg.io/cluster={CLUSTER}")
+    return {pod["metadata"]["name"]: pod["status"]["podIP"] for pod in pods if pod.get("status", {}).get("podIP")}
+
+
+def _pod_names(stack: Stack) -> set[str]:
+    return {pod["metadata"]["name"] for pod in stack.items("pods", "-l", f"cnpg.io/cluster={CLUSTER}")}
 
 
 def _roles(stack: Stack) -> dict[str, str]:
@@ -182,7 +188,7 @@ def test_scale_down_removes_the_replica_with_the_highest_serial_and_scale_up_tak
     victim = max((name for name in status["instanceNames"] if name != primary), key=lambda n: int(n.rsplit("-", 1)[1]))
     stack.cluster.kubectl("-n", stack.namespace, "patch", "clusters.postgresql.cnpg.io", CLUSTER, "--type=merge",
                           "-p", '{"spec": {"instances": 2}}')
-    status = wait_until(lambda: _healthy(stack, 2) if victim not in _pod_ips(stack) else None, 60,
+    status = wait_until(lambda: _healthy(stack, 2) if victim not in _pod_names(stack) else None, 60,
                         f"{victim} to be removed")
     assert status["currentPrimary"] == primary
     assert victim not in status["instanceNames"] and len(status["instanceNames"]) == 2
