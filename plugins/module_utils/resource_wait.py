@@ -92,17 +92,11 @@ def backup_summary(obj: dict, _options: dict) -> str:
     return text
 
 
-# kind: (apiVersion, done, summary)
+# kind: (apiVersion, done, summary, what done means in words)
 WAITS = {
-    "Deployment": ("apps/v1", deployment_rolled_out, deployment_summary),
-    "Cluster": ("postgresql.cnpg.io/v1", cluster_ready, cluster_summary),
-    "Backup": ("postgresql.cnpg.io/v1", backup_finished, backup_summary),
-}
-
-WANTED = {
-    "Deployment": "every replica updated and available",
-    "Cluster": "Ready",
-    "Backup": "a final phase (completed or failed)",
+    "Deployment": ("apps/v1", deployment_rolled_out, deployment_summary, "every replica updated and available"),
+    "Cluster": ("postgresql.cnpg.io/v1", cluster_ready, cluster_summary, "Ready"),
+    "Backup": ("postgresql.cnpg.io/v1", backup_finished, backup_summary, "a final phase (completed or failed)"),
 }
 
 
@@ -114,14 +108,14 @@ def state(kind: str, obj: dict, options: dict) -> str:
 def wait_for(module) -> dict:
     """Wait up to `wait_timeout` seconds for the resource; `ready` says whether it got there.
 
-    A timeout is a failure (`timed_out`) with what was last seen; the action plugin of the same name calls this in slices of
-    `progress_interval` seconds and prints that state between them."""
+    A timeout is a failure (`timed_out`) with what was last seen; the action plugin of the same name calls this in
+    slices of `progress_interval` seconds and prints that state between them."""
     params = module.params
     kind, name, namespace = params["kind"], params["name"], params["namespace"]
     options = {"require_archiving": params["require_archiving"]}
     if options["require_archiving"] and kind != "Cluster":
         raise CollectionError("require_archiving applies to kind Cluster only, not %s" % kind)
-    api_version, done, _summary = WAITS[kind]
+    api_version, done, _summary, wanted = WAITS[kind]
     resource = module.resource(kind, api_version)
     ready, obj, elapsed = Waiter(module.client, resource, lambda instance: done(
         instance.to_dict() if instance else {}, options)).wait(
@@ -130,7 +124,7 @@ def wait_for(module) -> dict:
     result = {"ready": ready, "resource": obj or {}, "elapsed": elapsed,
               "summary": "%s %s/%s: %s" % (kind, namespace, name, seen)}
     if not ready:
-        wanted = WANTED[kind] + (" and archiving WAL" if options["require_archiving"] else "")
+        wanted += " and archiving WAL" if options["require_archiving"] else ""
         raise CollectionError("%s %s/%s did not reach %s in time. Last seen: %s." % (
             kind, namespace, name, wanted, seen), timed_out=True, **result)
     return dict(result, changed=False)
