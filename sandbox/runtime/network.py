@@ -57,6 +57,9 @@ class Network:
         self.namespace_dir = root / "hosts.d"
         self.namespace_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # One writer at a time, snapshot to rename: two controllers' writes interleaved could leave the older
+        # snapshot on disk last (a Route's host lost until the next change) and share the temporary file.
+        self._write_lock = threading.Lock()
         self._pods: dict[str, str] = {}      # pod uid -> address
         self._routes: dict[str, str] = {}    # route uid -> address
         self._services: dict[tuple[str, str], str] = {}  # (namespace, name) -> address
@@ -125,11 +128,16 @@ class Network:
         path = self.namespace_dir / namespace
         if not path.exists():
             # A namespace without Services still has a DNS (nss_wrapper logs an error for a missing file).
-            _atomic(path, "")
-            self._write()
+            with self._write_lock:
+                _atomic(path, "")
+                self._write_files()
         return path
 
     def _write(self) -> None:
+        with self._write_lock:
+            self._write_files()
+
+    def _write_files(self) -> None:
         with self._lock:
             services = dict(self._services)
             routes = list(self._route_hosts.values())
