@@ -311,7 +311,8 @@ def changed_tasks(run: PlaybookRun) -> list[str]:
 
 
 def failure_message(run: PlaybookRun) -> str:
-    for result in reversed(run.task_results()):
+    """The message of the run's last failed task, on whichever installation (inventory host) it failed."""
+    for result in reversed(run.all_task_results()):
         if result.get("failed"):
             return result.get("msg", "")
     return ""

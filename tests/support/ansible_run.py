@@ -33,6 +33,11 @@ class PlaybookRun:
                     results.append(task["hosts"][host])
         return results
 
+    def all_task_results(self) -> list[dict]:
+        """Every task's result on every host, in the order the tasks ran (hosts of one task in the report's order)."""
+        return [result for play in (self.report or {}).get("plays", []) for task in play["tasks"]
+                for result in task["hosts"].values()]
+
     @property
     def result(self) -> dict:
         """The result of the last task (the module under test)."""

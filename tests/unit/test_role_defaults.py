@@ -82,7 +82,16 @@ def test_every_common_task_file_is_a_documented_entry_point():
 @pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda path: path.name)
 def test_playbooks_pass_the_inputs_plainly(playbook: Path):
     text = playbook.read_text(encoding="utf-8")
-    assert "default(" not in text, f"{playbook.name}: a default belongs in roles/mlflow/defaults/main.yml"
+    # Play keywords (hosts, serial) are templated before any role's defaults exist: theirs are the only ones here,
+    # and the same as roles/mlflow/defaults/main.yml's (below).
+    keywords = {match[0]: match[1] for match in re.findall(r"^  (hosts|serial): (.*)$", text, re.MULTILINE)}
+    assert keywords.get("hosts") == '"{{ mlflow_hosts | default(\'mlflow\') }}"', f"{playbook.name}: hosts"
+    inputs_defaults = yaml.safe_load((REPO_ROOT / "roles" / "mlflow" / "defaults" / "main.yml").read_text())
+    assert inputs_defaults["mlflow_hosts"] == "mlflow" and inputs_defaults["mlflow_upgrade_batches"] == [1, "25%"]
+    if "serial" in keywords:
+        assert keywords["serial"] == '"{{ mlflow_upgrade_batches | default([1, \'25%\']) }}"', playbook.name
+    body = re.sub(r"^  (hosts|serial): .*$", "", text, flags=re.MULTILINE)
+    assert "default(" not in body, f"{playbook.name}: a default belongs in roles/mlflow/defaults/main.yml"
     inputs = set(re.findall(r"\{\{\s*(mlflow_[a-z_]+)\s*\}\}", text))
     assert inputs <= set(documented(REPO_ROOT / "roles" / "mlflow")), f"{playbook.name}: undocumented inputs"
     for play in load(playbook):
