@@ -53,7 +53,9 @@ class ActionModule(ActionBase):
             elapsed = int(time.monotonic() - started)
             if not outcome.get("timed_out") or elapsed >= total:
                 break
-            display.display("resource_wait: %s - %s s of at most %s s" % (outcome.get("summary"), elapsed, total))
+            # The installation's name too: installations of one run wait side by side (docs/fleet.md).
+            display.display("resource_wait: [%s] %s - %s s of at most %s s"
+                            % ((task_vars or {}).get("inventory_hostname", "?"), outcome.get("summary"), elapsed, total))
         outcome["elapsed"] = elapsed
         if outcome.get("timed_out"):
             outcome["msg"] = "%s Waited %s s (wait_timeout %s)." % (outcome.get("msg"), elapsed, total)

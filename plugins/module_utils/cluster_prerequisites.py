@@ -33,6 +33,9 @@ REQUIRED = (
     (PLUGIN_GROUP_VERSION, ("objectstores",), "the Barman Cloud Plugin"),
     (CERT_MANAGER_GROUP_VERSION, ("certificates", "issuers"), "cert-manager"),
 )
+# What the chart uses where the cluster serves it (OpenShift): read as well, so that the flows need no other
+# discovery call to know (roles/common/tasks/builds_image.yml).
+OPTIONAL = ("build.openshift.io/v1", "image.openshift.io/v1", "route.openshift.io/v1")
 # What to do about a missing piece, where the name alone does not say it.
 ADVICE = {
     CERT_MANAGER_GROUP_VERSION: "the Barman Cloud Plugin's manifest has it issue and renew the TLS certificates of the "
@@ -102,7 +105,7 @@ def _get(module, path: str):
 def run_prerequisites(module) -> dict:
     version_info = _get(module, "/version") or {}
     served = {}
-    for group_version, _resources, _what in REQUIRED:
+    for group_version in [required[0] for required in REQUIRED] + list(OPTIONAL):
         listing = _get(module, "/apis/%s" % group_version)
         if listing is not None:
             served[group_version] = [item.get("name") for item in listing.get("resources") or []]

@@ -50,7 +50,9 @@ kubernetes_version:
   type: str
   sample: "1.33"
 apis:
-  description: The required group-versions the cluster serves.
+  description:
+    - The group-versions the cluster serves, of those required and of those the chart uses where they are served
+      (build.openshift.io/v1, image.openshift.io/v1, route.openshift.io/v1).
   returned: always
   type: list
   elements: str

@@ -19,8 +19,8 @@ description:
   - The wait runs inside one task, with one read every O(wait_sleep) seconds, not as a task retried with C(until)
     (each retry starts a new module process).
   - "Every O(progress_interval) seconds the task prints what it is waiting for, what it sees and for how long
-    (C(resource_wait: Deployment mlflow/mlflow: 1 of 2 replicas updated, 1 available, 3 in all - 30 s of at most
-    900 s)), in the play output and in the AWX job output."
+    (C(resource_wait: [team-a] Deployment mlflow/mlflow: 1 of 2 replicas updated, 1 available, 3 in all - 30 s of
+    at most 900 s), the inventory host first), in the play output and in the AWX job output."
   - A timeout fails the task with the last state seen; a missing object is waited for, as it may not exist yet.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options

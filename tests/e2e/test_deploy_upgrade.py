@@ -1,5 +1,6 @@
 """upgrade.yml in the sandbox, with real PostgreSQL, barman-cloud, S3 and MLflow processes (a second deploy, --check and
-the refused upgrades run on a shared installation: test_shared_installation.py)."""
+the refused upgrades run on a shared installation: test_shared_installation.py; 3.4.0 -> 3.5.0 with an HA database,
+--check and the rerun, in the fleet's canary: test_fleet.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from tests.e2e.sandbox_flows import Prober, Sandbox, assert_ok, changed_tasks, f
 
 pytestmark = pytest.mark.slow
 
-CLUSTER = "pg-cluster-v1"
-
 
 def seed_runs(sandbox: Sandbox, namespace: str, count: int = 3) -> tuple[str, list[str]]:
     client = sandbox.mlflow(namespace)
@@ -25,40 +24,6 @@ def seed_runs(sandbox: Sandbox, namespace: str, count: int = 3) -> tuple[str, li
 
 def served_runs(sandbox: Sandbox, namespace: str, experiment: str) -> list[str]:
     return sorted(run["info"]["run_id"] for run in sandbox.mlflow(namespace).search_runs(experiment))
-
-
-def postgres_instances(sandbox: Sandbox, namespace: str) -> dict:
-    """The CNPG Cluster's view of its instances (the sandbox runs one PostgreSQL per instance)."""
-    status = sandbox.kubectl_json("clusters.postgresql.cnpg.io", CLUSTER, "-n", namespace)["status"]
-    return {key: status.get(key) for key in ("phase", "instances", "readyInstances", "currentPrimary")}
-
-
-def test_upgrade_3_4_to_3_5_migrates_and_keeps_every_run(sandbox: Sandbox, namespace: str):
-    # An HA database, as production runs it: a primary and two streaming replicas (postgresql.instances: 3).
-    values = sandbox.values(namespace, "3.4.0")
-    values["postgresql"]["instances"] = 3
-    inventory = {"mlflow_values": values}
-    healthy = {"phase": "Cluster in healthy state", "instances": 3, "readyInstances": 3,
-               "currentPrimary": f"{CLUSTER}-1"}
-    assert_ok(sandbox.deploy(namespace, "3.4.0", extra_vars=inventory))
-    assert postgres_instances(sandbox, namespace) == healthy
-    experiment, runs = seed_runs(sandbox, namespace)
-
-    before = sandbox.snapshot()
-    checked = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={**inventory, "mlflow_tag": "3.5.0"}, check=True)
-    assert_ok(checked)
-    assert sandbox.snapshot() == before, "upgrade --check changed the cluster"
-
-    upgraded = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={**inventory, "mlflow_tag": "v3.5.0"})
-    assert_ok(upgraded)
-    assert sandbox.mlflow(namespace).version_string() == "3.5.0"
-    assert served_runs(sandbox, namespace, experiment) == runs
-    assert any("Stop MLflow" in name for name in changed_tasks(upgraded))
-    assert postgres_instances(sandbox, namespace) == healthy
-
-    again = sandbox.run("upgrade", namespace, "3.4.0", extra_vars={**inventory, "mlflow_tag": "3.5.0"})
-    assert_ok(again)
-    assert changed_tasks(again) == []
 
 
 def builds_of(sandbox: Sandbox, namespace: str, build_config: str) -> list[str]:

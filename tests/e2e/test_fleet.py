@@ -2,10 +2,11 @@
 playbooks target the group mlflow. Three installations in one sandbox, two of them as if on a second cluster (a
 second kubeconfig context, which kubernetes.core and helm follow as they would to another API server).
 
-One scenario, its steps sharing the three deployments: a fleet deploy; a fleet upgrade whose second installation's
-migration fails (the first upgraded, the second rolled back, the third untouched, the summary saying so); a fleet
-backup check (a report each and the fleet table); `-l` on one installation touching no other namespace; a fleet
-drill of two installations (a report each and the fleet table)."""
+One scenario, its steps sharing the three deployments: a fleet deploy; the fleet upgrade in check mode; a fleet
+upgrade whose second installation's migration fails (the first upgraded, the second rolled back, the third
+untouched, the summary saying so), then rerun on the first two once fixed; a fleet backup check (a report each and
+the fleet table); a drill of two installations picked with `-l` (a report each and the fleet table; nothing written
+in the third's namespace)."""
 
 from __future__ import annotations
 
@@ -58,8 +59,10 @@ def write_inventory(sandbox: Sandbox, namespaces: dict[str, str], folder: Path) 
     for host, namespace in namespaces.items():
         values = sandbox.values(namespace, "3.4.0")
         values["mlflow"]["artifacts"]["destination"] = f"s3://mlflow-artifacts/{namespace}/"
-        environment = {} if host == "fleet-a" else {"K8S_AUTH_KUBECONFIG": str(kubeconfig),
-                                                   "K8S_AUTH_CONTEXT": SECOND_CLUSTER}
+        if host == "fleet-a":
+            values["postgresql"]["instances"] = 3
+        second = {"K8S_AUTH_KUBECONFIG": str(kubeconfig), "K8S_AUTH_CONTEXT": SECOND_CLUSTER}
+        environment = {} if host == "fleet-a" else second
         hosts[host] = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                        "mlflow_namespace": namespace, "mlflow_url": sandbox.url(namespace),
                        "mlflow_values": values, "mlflow_environment": environment}
@@ -91,38 +94,77 @@ def release_revision(sandbox: Sandbox, namespace: str) -> int:
     return max(entry["revision"] for entry in history)
 
 
+def changed_on(run: PlaybookRun, host: str) -> list[str]:
+    """The tasks that changed something for `host`, but the fleet summary's file (written on the first host)."""
+    return [task["task"]["name"] for play in (run.report or {}).get("plays", []) for task in play["tasks"]
+            if task["hosts"].get(host, {}).get("changed") and "summary" not in task["task"]["name"].lower()]
+
+
+def postgres_instances(sandbox: Sandbox, namespace: str) -> dict:
+    status = sandbox.kubectl_json("clusters.postgresql.cnpg.io", CLUSTER, "-n", namespace)["status"]
+    return {key: status.get(key) for key in ("phase", "instances", "readyInstances", "currentPrimary")}
+
+
 def test_a_fleet_upgrade_stops_at_the_first_failure_and_fleet_checks_report_each_installation(
         sandbox: Sandbox, namespaces: dict[str, str], tmp_path: Path):
+    """Also the single installation's upgrade 3.4.0 -> 3.5.0 (fleet-a, with an HA database: a primary and two
+    streaming replicas, as production runs it): check mode inert, `v3.5.0` accepted, every run kept, the rerun
+    changes nothing; and the migrate Job that fails for real (fleet-b: the app user lost ownership of
+    alembic_version, so the migration's last statement is refused and its transaction rolls back): rolled back,
+    schema unchanged, then converging once fixed."""
     inventory = write_inventory(sandbox, namespaces, tmp_path)
     reports = tmp_path / "reports"
     a, b, c = (namespaces[host] for host in HOSTS)
+    healthy = {"phase": "Cluster in healthy state", "instances": 3, "readyInstances": 3,
+               "currentPrimary": f"{CLUSTER}-1"}
 
     deployed = fleet_run(sandbox, inventory, "deploy", reports)
     assert_ok(deployed)
     assert {host: row["result"] for host, row in summary(reports, "deploy")["by_host"].items()} == \
         dict.fromkeys(HOSTS, "succeeded")
+    assert postgres_instances(sandbox, a) == healthy
     runs = {namespace: seed(sandbox, namespace) for namespace in (a, b, c)}
-    # fleet-b's migration will fail for real: its app user no longer owns alembic_version (test_faults.py, case 1).
+    user = app_user(sandbox, b)
     faults.superuser(sandbox, b, CLUSTER,
-                     f'ALTER TABLE alembic_version OWNER TO postgres; GRANT SELECT ON alembic_version TO "{app_user(sandbox, b)}"')
+                     f'ALTER TABLE alembic_version OWNER TO postgres; GRANT SELECT ON alembic_version TO "{user}"')
+    revision = faults.tracking_revision(sandbox, b, CLUSTER)
     untouched_revision = release_revision(sandbox, c)
 
+    before = sandbox.snapshot()
+    checked = fleet_run(sandbox, inventory, "upgrade", reports, "--check", mlflow_tag="3.5.0")
+    assert_ok(checked)
+    assert sandbox.snapshot() == before, "upgrade --check changed the cluster"
+
     # Batches [1, "25%"] of three: fleet-a (the canary), then fleet-b, then fleet-c.
-    upgrade = fleet_run(sandbox, inventory, "upgrade", reports, mlflow_tag="3.5.0")
+    upgrade = fleet_run(sandbox, inventory, "upgrade", reports, mlflow_tag="v3.5.0")
     assert upgrade.returncode != 0
     message = failure_message(upgrade)
     assert message.startswith("1 of 3 installations failed (1 not started): fleet-b: The upgrade to MLflow 3.5.0"), message
-    assert "permission denied for table alembic_version" in message, message
+    assert "failed during migrate" in message and "permission denied for table alembic_version" in message, message
+    assert "The database schema was not changed" in message and "put back to MLflow 3.4.0" in message, message
     rows = summary(reports, "upgrade")["by_host"]
     assert (rows["fleet-a"]["result"], rows["fleet-a"]["from"], rows["fleet-a"]["to"], rows["fleet-a"]["path"]) == \
         ("succeeded", "3.4.0", "3.5.0", "migrate")
     assert rows["fleet-a"]["downtime_seconds"] > 0
+    assert any("Stop MLflow" in name for name in changed_on(upgrade, "fleet-a"))
     assert rows["fleet-b"]["result"] == "failed" and "put back to MLflow 3.4.0" in rows["fleet-b"]["message"]
     assert rows["fleet-c"]["result"] == "not started" and "fleet-b failed before it" in rows["fleet-c"]["message"]
     serves(sandbox, a, "3.5.0", runs[a], timeout=60)
+    assert postgres_instances(sandbox, a) == healthy
+    assert faults.tracking_revision(sandbox, b, CLUSTER) == revision
     serves(sandbox, b, "3.4.0", runs[b], timeout=60)
     serves(sandbox, c, "3.4.0", runs[c], timeout=60)
     assert release_revision(sandbox, c) == untouched_revision, "the installation after the failed one was changed"
+
+    # Fixed, the same command again, on the upgraded installation and the failed one: fleet-a changes nothing,
+    # fleet-b converges.
+    faults.superuser(sandbox, b, CLUSTER, f'ALTER TABLE alembic_version OWNER TO "{user}"')
+    again = fleet_run(sandbox, inventory, "upgrade", reports, "-l", "fleet-a:fleet-b", mlflow_tag="3.5.0")
+    assert_ok(again)
+    assert changed_on(again, "fleet-a") == []
+    rows = summary(reports, "upgrade")["by_host"]
+    assert sorted(rows) == ["fleet-a", "fleet-b"] and rows["fleet-a"]["path"] == "none", rows
+    serves(sandbox, b, "3.5.0", runs[b], timeout=60)
 
     for namespace in (a, b, c):
         wait_for_base_backup(sandbox, namespace)
@@ -136,19 +178,16 @@ def test_a_fleet_upgrade_stops_at_the_first_failure_and_fleet_checks_report_each
     assert sorted(stats["mlflow_backup_checks"]) == sorted(HOSTS)
     assert stats["mlflow_fleet_summary"]["counts"] == {"succeeded": 3, "failed": 0, "not started": 0}
 
-    # -l on one installation: the playbook runs on it alone and writes nothing in the others' namespaces.
+    # -l on two installations: the drill runs on them alone and writes nothing in the third's namespace.
     audit = Audit(sandbox)
-    alone = fleet_run(sandbox, inventory, "backup_check", reports, "-l", "fleet-c")
-    assert_ok(alone)
-    assert alone.task_results("fleet-a") == [] and alone.task_results("fleet-b") == []
-    assert alone.task_results("fleet-c"), "the chosen installation ran nothing"
-    touched = {entry.get("namespace") for entry in audit.since_last()} - {None}
-    assert not touched & {a, b}, touched
-
     drill_reports = tmp_path / "drills"
     drilled = fleet_run(sandbox, inventory, "recovery_drill", reports, "-l", "fleet-a:fleet-c",
                         drill_report_dir=str(drill_reports))
     assert_ok(drilled)
+    assert drilled.task_results("fleet-b") == [] and drilled.task_results("fleet-a")
+    # The drill reads production and writes only in a project of its own, <namespace>-drill-<time>.
+    touched = {entry.get("namespace") for entry in audit.since_last()} - {None}
+    assert {namespace.rsplit("-drill-", 1)[0] for namespace in touched} == {a, c}, touched
     files = sorted(path.name for path in drill_reports.glob("drill-*.json"))
     assert [name.rsplit("-", 1)[0] for name in files] == ["drill-fleet-a", "drill-fleet-c"], files
     rows = summary(reports, "recovery_drill")["by_host"]

@@ -71,3 +71,29 @@ def test_awx_templates_match_the_playbooks_and_their_inputs():
             assert question["variable"] in playbook.read_text(), (template["name"], question["variable"])
     assert {schedule["job_template"] for schedule in config["awx_schedules"]} <= names
     assert set(p.name for p in PLAYBOOKS) == {Path(t["playbook"]).name for t in config["awx_job_templates"]}
+
+
+def test_a_run_whose_installations_share_a_namespace_is_refused_before_any_cluster_call():
+    # -e applies to every host: team-a and team-b (cluster east) then share one release.
+    run = run_playbook(REPO_ROOT / "playbooks" / "deploy.yml", "-i", EXAMPLE_INVENTORY, "-e", "mlflow_namespace=shared",
+                       env=NO_CLUSTER, json_output=False)
+    assert run.returncode != 0
+    flat = " ".join(run.stdout.split())
+    kubeconfig = f"{Path.home()}/.kube/config"
+    assert (f"Nothing was changed: team-a and team-b share the release mlflow in namespace shared on {kubeconfig}, east;"
+            in flat), run.stdout[-2000:]
+    assert "team-a and team-b share the URL https://mlflow-shared.apps.east.example.com" in flat
+    assert "127.0.0.1:9" not in run.stdout  # refused before any cluster call
+    # prod is on cluster west: the same namespace there is its own, and is not named.
+    assert "prod and" not in run.stdout and "and prod" not in run.stdout
+
+
+@pytest.mark.parametrize("playbook", ["recover.yml", "decommission.yml"])
+def test_recover_and_decommission_refuse_more_than_one_installation(playbook):
+    run = run_playbook(REPO_ROOT / "playbooks" / playbook, "-i", EXAMPLE_INVENTORY, "-l", "team-a:prod",
+                       "-e", "decommission_cluster=pg-cluster-v1", env=NO_CLUSTER, json_output=False)
+    assert run.returncode != 0
+    flat = " ".join(run.stdout.split())
+    assert "works on one installation at a time and this run targets 2 (team-a, prod)" in flat, run.stdout[-2000:]
+    assert "Pick one with -l <installation>" in flat
+    assert "127.0.0.1:9" not in run.stdout
