@@ -11,11 +11,11 @@ version_added: 0.1.0
 author:
   - mlops.mlflow maintainers (@mlops-mlflow)
 description:
-  - Takes each installation's outcome (inventory host name to the C(mlflow_fleet_outcome) fact the playbooks
+  - Takes each installation's outcome (inventory host name to the C(common_fleet_outcome) fact the playbooks
     set, or null for an installation that was not started) and returns the fleet summary - a row per
     installation in the input's order, the counts of each result, the failed installations and the lines of a
     readable table.
-  - Columns by flow - C(upgrade) from, to, path, downtime_seconds; C(deploy) version, changed;
+  - Columns by flow - C(upgrade) from, to, path, downtime_seconds; C(deploy) version;
     C(recovery_drill) rto_seconds, rpo_seconds, report_file; C(backup_check) last_backup_age_hours,
     continuous_archiving, first_recoverability_point.
 options:

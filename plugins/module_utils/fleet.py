@@ -22,7 +22,7 @@ RESULTS = ("succeeded", "failed", "not started")
 # The columns each flow's summary reports besides installation, namespace, result and message.
 COLUMNS = {
     "upgrade": ("from", "to", "path", "downtime_seconds"),
-    "deploy": ("version", "changed"),
+    "deploy": ("version",),
     "recovery_drill": ("rto_seconds", "rpo_seconds", "report_file"),
     "backup_check": ("last_backup_age_hours", "continuous_archiving", "first_recoverability_point"),
 }
