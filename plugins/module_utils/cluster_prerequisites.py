@@ -33,8 +33,9 @@ REQUIRED = (
     (PLUGIN_GROUP_VERSION, ("objectstores",), "the Barman Cloud Plugin"),
     (CERT_MANAGER_GROUP_VERSION, ("certificates", "issuers"), "cert-manager"),
 )
-# What the chart uses where the cluster serves it (OpenShift): read as well, so that the flows need no other
-# discovery call to know (roles/common/tasks/builds_image.yml).
+# What the chart uses where the cluster serves it (OpenShift): told from the API group list (/apis, one request that
+# never touches the groups themselves), so that the flows need no discovery call of their own
+# (roles/common/tasks/builds_image.yml).
 OPTIONAL = ("build.openshift.io/v1", "image.openshift.io/v1", "route.openshift.io/v1")
 # What to do about a missing piece, where the name alone does not say it.
 ADVICE = {
@@ -105,15 +106,17 @@ def _get(module, path: str):
 def run_prerequisites(module) -> dict:
     version_info = _get(module, "/version") or {}
     served = {}
-    for group_version in [required[0] for required in REQUIRED] + list(OPTIONAL):
+    for group_version, _resources, _what in REQUIRED:
         listing = _get(module, "/apis/%s" % group_version)
         if listing is not None:
             served[group_version] = [item.get("name") for item in listing.get("resources") or []]
+    groups = (_get(module, "/apis") or {}).get("groups") or []
+    listed = {version.get("groupVersion") for group in groups for version in group.get("versions") or []}
     openapi = _get(module, "/openapi/v3/apis/%s" % CNPG_GROUP_VERSION) if CNPG_GROUP_VERSION in served else None
     found = problems(version_info, served, openapi)
     version = kubernetes_version(version_info)
     result = {"changed": False, "kubernetes_version": "%d.%d" % version if version else None,
-              "apis": sorted(served), "problems": found}
+              "apis": sorted(set(served) | (listed & set(OPTIONAL))), "problems": found}
     if found:
         raise CollectionError("the cluster lacks what the collection needs; nothing was changed: %s. See README.md, "
                               "\"Requirements on the cluster\"." % "; ".join(found), **result)
