@@ -45,17 +45,12 @@ _value:
   elements: str
 """
 
-from collections.abc import Mapping
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.fleet import FleetError, conflicts
 
 
 def fleet_conflicts(installations):
-    if not isinstance(installations, Mapping):
-        raise AnsibleFilterError("fleet_conflicts: expected installations by host name, got %s"
-                                 % type(installations).__name__)
     try:
         return conflicts(installations)
     except FleetError as exc:

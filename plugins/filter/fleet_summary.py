@@ -77,8 +77,6 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.fleet import FleetErr
 
 
 def fleet_summary(outcomes, flow, finished=""):
-    if not isinstance(outcomes, dict):
-        raise AnsibleFilterError("fleet_summary: expected outcomes by host name, got %s" % type(outcomes).__name__)
     try:
         return summary(flow, outcomes, finished=finished)
     except FleetError as exc:

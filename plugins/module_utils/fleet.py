@@ -5,9 +5,9 @@
 
 - `conflicts`: what two installations of a run must never share, because a change to one would then change the
   other: the same release in the same namespace of the same cluster, the same drill namespace there (a drill
-  empties it), the same Route URL, the same backup
-  destination for the same server name (CNPG archives every cluster's WAL under `<destinationPath>/<serverName>`;
-  a second writer there breaks both recovery windows), the same artifact destination.
+  empties it), the same Route URL, the same backup destination for the same server name (CNPG archives every
+  cluster's WAL under `<destinationPath>/<serverName>`; a second writer there breaks both recovery windows), the
+  same artifact destination.
 - `summary`: each installation's outcome of one flow, in the order of the inventory, as rows (JSON for AWX) and as
   lines a person reads at the end of a long run; installations without an outcome were not started.
 """
@@ -42,8 +42,14 @@ def _cluster(environment: Mapping) -> str:
     return "%s, %s" % (kubeconfig, context)
 
 
+def _value(variables: Mapping, name: str) -> Any:
+    """A variable of the installation, None when it has none (hostvars answer a missing name with an undefined
+    value, not a KeyError: ask first)."""
+    return variables.get(name) if name in variables else None
+
+
 def _text(variables: Mapping, name: str) -> str:
-    value = variables.get(name) if name in variables else None
+    value = _value(variables, name)
     return value if isinstance(value, str) else ""
 
 
@@ -53,8 +59,8 @@ def _mapping(value: Any) -> Mapping:
 
 def _claims(variables: Mapping) -> list[str]:
     """What an installation holds alone, read from its playbook inputs (mlflow_*)."""
-    values = _mapping(variables.get("mlflow_values") if "mlflow_values" in variables else None)
-    cluster = _cluster(_mapping(variables.get("mlflow_environment") if "mlflow_environment" in variables else None))
+    values = _mapping(_value(variables, "mlflow_values"))
+    cluster = _cluster(_mapping(_value(variables, "mlflow_environment")))
     claims = ["the release %s in namespace %s on %s"
               % (_text(variables, "mlflow_release_name") or "mlflow", _text(variables, "mlflow_namespace"), cluster)]
     drill = _text(variables, "drill_namespace")
@@ -78,6 +84,8 @@ def conflicts(installations: Mapping[str, Mapping]) -> list[str]:
     """What two or more installations share, one sentence each (empty: none). `installations` maps each inventory
     host to its variables (hostvars): mlflow_namespace, mlflow_release_name, mlflow_url, mlflow_values,
     mlflow_environment and drill_namespace."""
+    if not isinstance(installations, Mapping):
+        raise FleetError("expected installations by host name, got %s" % type(installations).__name__)
     holders: dict[str, list[str]] = {}
     for host, variables in installations.items():
         if not isinstance(variables, Mapping):
@@ -89,13 +97,15 @@ def conflicts(installations: Mapping[str, Mapping]) -> list[str]:
             for claim, hosts in holders.items() if len(hosts) > 1]
 
 
-def summary(flow: str, outcomes: dict[str, Any], finished: str = "") -> dict[str, Any]:
+def summary(flow: str, outcomes: Mapping[str, Any], finished: str = "") -> dict[str, Any]:
     """The fleet summary of `flow` from each installation's outcome (None: the installation was not started)."""
+    if not isinstance(outcomes, Mapping):
+        raise FleetError("expected outcomes by host name, got %s" % type(outcomes).__name__)
     if flow not in COLUMNS:
         raise FleetError("flow must be one of %s, not %r" % (", ".join(sorted(COLUMNS)), flow))
     rows = []
     for host, outcome in outcomes.items():
-        outcome = outcome if isinstance(outcome, dict) else {}
+        outcome = _mapping(outcome)
         result = outcome.get("result") or "not started"
         if result not in RESULTS:
             raise FleetError("installation %s: result %r is none of %s" % (host, result, ", ".join(RESULTS)))
