@@ -20,13 +20,14 @@ PYTEST_XDIST := -n $(TEST_WORKERS) --dist loadscope
 # 2 workers it kept the 2 cores 68 % busy (6 min 13 s); on 3, 4 min 56 s.
 QUICK_WORKERS ?= 3
 
-.PHONY: demo ee-context docs-check requirements setup test test-quick test-unit test-integration test-chart test-sandbox test-e2e test-durations lint lint-ansible sanity docs-check bench clean help
+.PHONY: demo ee-context docs-check requirements setup test test-quick test-unit test-integration test-chart test-sandbox test-e2e test-live test-durations lint lint-ansible sanity docs-check bench clean help
 
 help:
 	@echo "make demo    - deploy, upgrade and drill MLflow in the local sandbox, with a report"
 	@echo "make setup   - create .venv and install everything the collection and its tests need"
 	@echo "make test    - run every test layer against real components (one pytest summary)"
 	@echo "make test-quick - the unit, integration and chart layers only (the inner loop)"
+	@echo "make test-live LIVE_TARGET=FILE - the live scenarios against your cluster (docs/live-testing.md)"
 	@echo "make lint    - ansible-lint (production profile) and ansible-test sanity"
 	@echo "make bench   - run the benchmarks in benchmarks/"
 	@echo "make ee-context - the execution environment build context (ansible-builder create)"
@@ -65,6 +66,11 @@ test-sandbox: setup
 
 test-e2e: setup
 	$(PYTEST) $(PYTEST_XDIST) tests/e2e
+
+# The live scenarios (tests/live) against the cluster a target file describes (docs/live-testing.md); without
+# LIVE_TARGET, against a plain-Kubernetes sandbox seen the same way (as `make test` runs them).
+test-live: setup
+	$(PYTEST) -v tests/live $(if $(LIVE_TARGET),--live-target $(LIVE_TARGET))
 
 # The whole suite, writing each test's seconds to tests/durations.json (the scheduler's costs; commit the file).
 test-durations: setup

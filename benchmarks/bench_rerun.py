@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # pylint: disable=wrong-import-position
 from benchmarks import record  # noqa: E402
-from tests.e2e.sandbox_flows import Sandbox, changed_tasks  # noqa: E402
+from tests.e2e.sandbox_flows import Sandbox  # noqa: E402
+from tests.support.ansible_run import changed_tasks  # noqa: E402
 from tests.e2e.test_recover_drill import wait_for_base_backup  # noqa: E402
 
 NAMESPACE = "rerun"

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # pylint: disable=wrong-import-position
 from benchmarks import phases, record, svg  # noqa: E402
 from sandbox.runtime.venvs import ensure_mlflow_venv  # noqa: E402
-from tests.e2e.sandbox_flows import Prober, Sandbox  # noqa: E402
+from tests.e2e.sandbox_flows import Sandbox  # noqa: E402
+from tests.support.prober import Prober  # noqa: E402
 from tests.sandbox.runtime_stack import Stack  # noqa: E402
 from tests.support.versions import REPO_ROOT  # noqa: E402
 

@@ -31,6 +31,9 @@ from tests.support.scheduling import LongestFirstScheduling  # noqa: E402  pylin
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--record-durations", metavar="FILE", default=None,
                      help="write each test's seconds (setup + call + teardown) as JSON, e.g. tests/durations.json")
+    parser.addoption("--live-target", metavar="FILE", default=None,
+                     help="run tests/live against the cluster this target file describes (docs/live-testing.md) "
+                          "instead of a sandbox")
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):

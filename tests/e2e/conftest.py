@@ -1,6 +1,5 @@
 """One sandbox with real processes per pytest worker (tests/README.md, "Concurrency"); each test deploys into its
-own namespace, but for the tests of test_shared_installation.py, which share one - in a second sandbox, of the
-plain-Kubernetes flavour, started only on the worker that runs them."""
+own namespace. (The scenarios that share one installation are in tests/live, on a sandbox of their own.)"""
 
 from __future__ import annotations
 
@@ -15,14 +14,6 @@ from tests.e2e.sandbox_flows import Sandbox
 @pytest.fixture(name="sandbox", scope="session")
 def fixture_sandbox() -> Iterator[Sandbox]:
     sandbox = Sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(name="k8s_sandbox", scope="session")
-def fixture_k8s_sandbox() -> Iterator[Sandbox]:
-    """A sandbox standing for plain Kubernetes (no OpenShift API group, Ingresses routed), started on demand."""
-    sandbox = Sandbox.start(flavour="kubernetes")
     yield sandbox
     sandbox.stop()
 

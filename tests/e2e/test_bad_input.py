@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.e2e.sandbox_flows import Sandbox, failure_message
+from tests.e2e.sandbox_flows import Sandbox
+from tests.support.ansible_run import failure_message
 
 pytestmark = pytest.mark.slow
 NOWHERE = "no-mlflow-here"

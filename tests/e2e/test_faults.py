@@ -24,7 +24,9 @@ import pytest
 
 from sandbox.runtime.waiting import wait_for
 from tests.e2e import faults
-from tests.e2e.sandbox_flows import Prober, Sandbox, assert_ok, failure_message, wait_for_base_backup
+from tests.e2e.sandbox_flows import Sandbox, wait_for_base_backup
+from tests.support.ansible_run import assert_ok, failure_message
+from tests.support.prober import Prober
 from tests.e2e.test_recover_drill import run_names
 from tests.sandbox.runtime_stack import Stack
 

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from tests.e2e import faults
-from tests.e2e.sandbox_flows import INVENTORY, Sandbox, assert_ok, failure_message, wait_for_base_backup
+from tests.e2e.sandbox_flows import INVENTORY, Sandbox, wait_for_base_backup
+from tests.support.ansible_run import assert_ok, failure_message
 from tests.e2e.test_faults import CLUSTER, app_user, seed, serves
 from tests.e2e.test_reliability import Audit
 from tests.support.ansible_run import PlaybookRun, run_playbook

@@ -1,6 +1,6 @@
 """recover.yml in the sandbox, on real backups in S3, and a drill in a project it asks for (OpenShift's
 ProjectRequest) as the ServiceAccount; the drill into a provided namespace, the backup check and the refusals of
-recover.yml run on a shared installation: test_shared_installation.py."""
+recover.yml run on the live scenarios' installation (tests/live)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox_flows import (
-    Sandbox, assert_ok, changed_tasks, failure_message, utc_now, wait_for_base_backup)
+from tests.e2e.sandbox_flows import Sandbox, utc_now, wait_for_base_backup
 from tests.sandbox.runtime_stack import Stack
+from tests.support.ansible_run import assert_ok, changed_tasks, failure_message
 
 pytestmark = pytest.mark.slow
 CLUSTER = "pg-cluster-v1"

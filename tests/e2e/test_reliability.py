@@ -17,10 +17,9 @@ from urllib.parse import quote
 import psycopg2
 import pytest
 
-from tests.e2e.sandbox_flows import (BUCKETS, GROUP_VARS, INVENTORY, Sandbox, failure_message, utc_now,
-                                     wait_for_base_backup)
+from tests.e2e.sandbox_flows import BUCKETS, GROUP_VARS, INVENTORY, Sandbox, utc_now, wait_for_base_backup
 from tests.sandbox.runtime_stack import Stack
-from tests.support.ansible_run import ANSIBLE_PLAYBOOK, PlaybookRun, ansible_env
+from tests.support.ansible_run import ANSIBLE_PLAYBOOK, PlaybookRun, ansible_env, failure_message
 from tests.support.versions import REPO_ROOT
 
 pytestmark = pytest.mark.slow

@@ -44,6 +44,29 @@ class PlaybookRun:
         return self.task_results()[-1]
 
 
+def changed_tasks(run: PlaybookRun) -> list[str]:
+    """Names of the tasks that reported a change."""
+    names = []
+    for play in (run.report or {}).get("plays", []):
+        for task in play["tasks"]:
+            if any(result.get("changed") for result in task["hosts"].values()):
+                names.append(task["task"]["name"])
+    return names
+
+
+def failure_message(run: PlaybookRun) -> str:
+    """The message of the run's last failed task, on whichever installation (inventory host) it failed."""
+    for result in reversed(run.all_task_results()):
+        if result.get("failed"):
+            return result.get("msg", "")
+    return ""
+
+
+def assert_ok(run: PlaybookRun) -> None:
+    """A playbook run succeeded; otherwise fail with its own error message (or the end of its output)."""
+    assert run.returncode == 0, failure_message(run) or (run.stdout[-3000:] + run.stderr[-2000:])
+
+
 def ansible_env(extra: dict[str, str] | None = None, json_output: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     env.update({

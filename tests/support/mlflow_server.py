@@ -1,12 +1,11 @@
-"""MLflow tracking servers (basic-auth app) on loopback, and a small REST client to log and read runs."""
+"""MLflow tracking servers (basic-auth app) on loopback, with the REST client of tests/support/mlflow_client.py."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -14,10 +13,8 @@ import requests
 from sandbox.runtime.network import free_port
 from sandbox.runtime.venvs import ensure_mlflow_venv
 from sandbox.runtime.waiting import wait_for
+from tests.support.mlflow_client import ADMIN_PASSWORD, ADMIN_USERNAME, MlflowClient
 
-ADMIN_USERNAME = "admin"
-# MLflow 3.16+ refuses the old default admin password and wants at least 12 characters.
-ADMIN_PASSWORD = "Adm1n-test-Passw0rd"
 FLASK_SECRET_KEY = "mlops-test-flask-secret-key"
 
 
@@ -48,18 +45,17 @@ def mlflow_db_upgrade(version: str, database_uri: str) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=600)
 
 
-@dataclass
-class MlflowServer:
+@dataclass(kw_only=True)
+class MlflowServer(MlflowClient):
+    """A server this process started (start_mlflow_server), with its REST client."""
+
     version: str
-    process: subprocess.Popen
-    url: str
-    log_file: Path
-    admin: tuple[str, str] = (ADMIN_USERNAME, ADMIN_PASSWORD)
-    session: requests.Session = field(default_factory=requests.Session)
+    process: subprocess.Popen | None = None
+    log_file: Path | None = None
 
     def stop(self) -> None:
         """Stop the whole process group: 2.x leaves gunicorn workers behind otherwise."""
-        if self.process.poll() is not None:
+        if self.process is None or self.process.poll() is not None:
             return
         for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
             try:
@@ -73,46 +69,7 @@ class MlflowServer:
                 continue
 
     def log_tail(self, chars: int = 3000) -> str:
-        return self.log_file.read_text(encoding="utf-8", errors="replace")[-chars:]
-
-    def api(self, method: str, endpoint: str, auth: tuple[str, str] | None = None, **kwargs) -> requests.Response:
-        """Call `/api/2.0/mlflow/<endpoint>` as the admin (or `auth`)."""
-        return self.session.request(method, f"{self.url}/api/2.0/mlflow/{endpoint}", auth=auth or self.admin,
-                                    timeout=30, **kwargs)
-
-    def call(self, method: str, endpoint: str, **kwargs) -> dict:
-        response = self.api(method, endpoint, **kwargs)
-        if response.status_code != 200:
-            raise RuntimeError(f"{method} {endpoint}: HTTP {response.status_code}: {response.text[:500]}")
-        return response.json()
-
-    def create_experiment(self, name: str) -> str:
-        return self.call("POST", "experiments/create", json={"name": name})["experiment_id"]
-
-    def log_run(self, experiment_id: str, name: str, params: dict[str, str] | None = None,
-                metrics: dict[str, float] | None = None) -> str:
-        """Create a finished run with params and metrics; return its id."""
-        now = int(time.time() * 1000)
-        run = self.call("POST", "runs/create", json={"experiment_id": experiment_id, "run_name": name,
-                                                     "start_time": now})["run"]
-        run_id = run["info"]["run_id"]
-        batch = {
-            "run_id": run_id,
-            "params": [{"key": k, "value": str(v)} for k, v in (params or {}).items()],
-            "metrics": [{"key": k, "value": v, "timestamp": now, "step": 0} for k, v in (metrics or {}).items()],
-        }
-        self.call("POST", "runs/log-batch", json=batch)
-        self.call("POST", "runs/update", json={"run_id": run_id, "status": "FINISHED", "end_time": now + 1})
-        return run_id
-
-    def search_runs(self, experiment_id: str) -> list[dict]:
-        body = {"experiment_ids": [experiment_id], "max_results": 1000}
-        return self.call("POST", "runs/search", json=body).get("runs", [])
-
-    def version_string(self) -> str:
-        response = self.session.get(f"{self.url}/version", auth=self.admin, timeout=10)
-        response.raise_for_status()
-        return response.text.strip()
+        return self.log_file.read_text(encoding="utf-8", errors="replace")[-chars:] if self.log_file else ""
 
 
 def start_mlflow_server(version: str, backend_store_uri: str, auth_ini: Path, workdir: Path,

@@ -5,7 +5,7 @@ two workers never share a cluster or a bucket. Within a worker, tests run one af
 
 Work units: a test module is one unit (its module-scoped fixtures, e.g. a deployed stack, are made once, and its
 tests keep their order), except under `tests/e2e/`, where every test deploys its own installation and is a unit
-of its own; `tests/e2e/test_shared_installation.py`, whose tests share one installation, stays one unit. The long
+of its own (the scenarios that share one installation are a module of `tests/live/`: one unit). The long
 modules of the chart and integration layers whose tests share nothing (`SPLIT_MODULES`) are split the same way.
 
 Order: the e2e scenarios and the sandbox runtime modules take minutes and wait on real processes; the rest are
@@ -32,12 +32,11 @@ LONG_SECONDS = 20.0
 # Costs of tests not yet in tests/durations.json, by the start of their node id (first match wins).
 DEFAULT_COSTS = (
     ("tests/e2e/", 300.0),
+    ("tests/live/", 100.0),
     ("tests/sandbox/test_runtime_", 60.0),
     ("tests/chart/test_chart_runs_for_real.py", 30.0),
     ("", 1.0),
 )
-# Modules under tests/e2e/ whose tests share what a module-scoped fixture made: one unit.
-E2E_SHARED_MODULES = ("tests/e2e/test_shared_installation.py",)
 # Long modules of the other layers whose tests share nothing (function-scoped fixtures only, no order between them):
 # a unit per test, so that their minutes spread over the workers (`make test-quick` is bounded by them otherwise).
 SPLIT_MODULES = (
@@ -65,7 +64,7 @@ def expected_seconds(nodeid: str, durations: dict[str, float]) -> float:
 def work_unit(nodeid: str) -> str:
     """The unit a test is scheduled in: its module, or itself for an e2e scenario."""
     module = nodeid.split("::", 1)[0]
-    if module.startswith("tests/e2e/") and module not in E2E_SHARED_MODULES:
+    if module.startswith("tests/e2e/"):
         return nodeid
     if module in SPLIT_MODULES:
         return nodeid

@@ -16,16 +16,16 @@ COLLECTION = [
     "tests/unit/test_c.py::test_one",
     "tests/e2e/test_flows.py::test_short_scenario",
     "tests/e2e/test_flows.py::test_long_scenario",
-    "tests/e2e/test_shared_installation.py::test_first",
-    "tests/e2e/test_shared_installation.py::test_second",
+    "tests/live/test_installation_lifecycle.py::test_first",
+    "tests/live/test_installation_lifecycle.py::test_second",
     "tests/sandbox/test_runtime_deploy.py::test_first",
     "tests/sandbox/test_runtime_deploy.py::test_second",
 ]
 DURATIONS = {
     "tests/e2e/test_flows.py::test_short_scenario": 100.0,
     "tests/e2e/test_flows.py::test_long_scenario": 900.0,
-    "tests/e2e/test_shared_installation.py::test_first": 200.0,
-    "tests/e2e/test_shared_installation.py::test_second": 50.0,
+    "tests/live/test_installation_lifecycle.py::test_first": 200.0,
+    "tests/live/test_installation_lifecycle.py::test_second": 50.0,
     "tests/sandbox/test_runtime_deploy.py::test_first": 120.0,
     "tests/sandbox/test_runtime_deploy.py::test_second": 10.0,
 }
@@ -68,7 +68,7 @@ def test_units_are_modules_but_e2e_scenarios_go_one_by_one_unless_they_share_an_
     assert work_unit("tests/unit/test_a.py::test_two") == "tests/unit/test_a.py"
     assert work_unit("tests/sandbox/test_runtime_deploy.py::test_first") == "tests/sandbox/test_runtime_deploy.py"
     assert work_unit("tests/e2e/test_flows.py::test_long_scenario") == "tests/e2e/test_flows.py::test_long_scenario"
-    assert work_unit("tests/e2e/test_shared_installation.py::test_first") == "tests/e2e/test_shared_installation.py"
+    assert work_unit("tests/live/test_installation_lifecycle.py::test_first") == "tests/live/test_installation_lifecycle.py"
 
 
 def test_the_long_modules_of_the_other_layers_that_share_nothing_go_one_by_one():
@@ -83,8 +83,8 @@ def test_the_costliest_units_start_first_each_with_a_short_unit_queued_behind(st
     first, second, third = start(3)[1]
     assert first.sent == [["tests/e2e/test_flows.py::test_long_scenario"],
                           ["tests/unit/test_a.py::test_one", "tests/unit/test_a.py::test_two"]]
-    assert second.sent == [["tests/e2e/test_shared_installation.py::test_first",
-                            "tests/e2e/test_shared_installation.py::test_second"], ["tests/unit/test_b.py::test_one"]]
+    assert second.sent == [["tests/live/test_installation_lifecycle.py::test_first",
+                            "tests/live/test_installation_lifecycle.py::test_second"], ["tests/unit/test_b.py::test_one"]]
     assert third.sent == [["tests/sandbox/test_runtime_deploy.py::test_first",
                            "tests/sandbox/test_runtime_deploy.py::test_second"], ["tests/unit/test_c.py::test_one"]]
 
@@ -95,8 +95,8 @@ def test_a_worker_never_holds_two_long_units_while_short_ones_are_left(start):
                            ["tests/unit/test_a.py::test_one", "tests/unit/test_a.py::test_two"]]
     # The long scenario finishes; the worker now runs a short unit and gets the next long one behind it.
     scheduler.mark_test_complete(worker, COLLECTION.index("tests/e2e/test_flows.py::test_long_scenario"))
-    assert worker.sent[-1] == ["tests/e2e/test_shared_installation.py::test_first",
-                               "tests/e2e/test_shared_installation.py::test_second"]
+    assert worker.sent[-1] == ["tests/live/test_installation_lifecycle.py::test_first",
+                               "tests/live/test_installation_lifecycle.py::test_second"]
     scheduler.mark_test_complete(worker, COLLECTION.index("tests/unit/test_a.py::test_one"))
     scheduler.mark_test_complete(worker, COLLECTION.index("tests/unit/test_a.py::test_two"))
     # Busy with a long unit again: what is queued next is short, not the long e2e scenario still waiting.
