@@ -22,18 +22,19 @@ OPENSHIFT_REQUEST = re.compile(r" (GET|POST|PUT|PATCH|DELETE|HEAD) (/apis/[a-z.]
 
 
 @contextmanager
-def sandbox_target(deploy_version: str = "3.5.0", next_version: str = "3.5.1") -> Iterator[Target]:
+def sandbox_target(deploy_version: str = "3.4.0", schema_change: str = "3.5.0", next_version: str = "3.5.1"
+                   ) -> Iterator[Target]:
     """A plain-Kubernetes sandbox written up as a live target; afterwards, nothing has asked an OpenShift API."""
     sandbox = Sandbox.start(flavour="kubernetes")
     try:
-        path = write_target(sandbox, sandbox.root / "live", deploy_version, next_version)
+        path = write_target(sandbox, sandbox.root / "live", deploy_version, schema_change, next_version)
         yield Target.load(path)
         assert openshift_requests(sandbox) == [], "a flow asked an OpenShift API on plain Kubernetes"
     finally:
         sandbox.stop()
 
 
-def write_target(sandbox: Sandbox, folder: Path, deploy_version: str, next_version: str) -> Path:
+def write_target(sandbox: Sandbox, folder: Path, deploy_version: str, schema_change: str, next_version: str) -> Path:
     inventory = folder / "inventory"
     (inventory / "group_vars" / "all").mkdir(parents=True)
     shutil.copytree(INVENTORY / "files", inventory / "files")
@@ -45,7 +46,7 @@ def write_target(sandbox: Sandbox, folder: Path, deploy_version: str, next_versi
     target = {
         "inventory": "inventory/hosts.yml", "installation": "live", "kubeconfig": str(sandbox.cluster.kubeconfig),
         "context": "sandbox-tls", "platform": "kubernetes", "namespace_prefix": "live",
-        "versions": {"deploy": deploy_version, "next": next_version},
+        "versions": {"deploy": deploy_version, "schema_change": schema_change, "next": next_version},
         # This machine reaches the store at its external endpoint; the cluster's pods at the in-cluster name.
         "s3": {"endpoint": s3["endpoint"], "ca_bundle": s3.get("ca_bundle") or None},
         # The sandbox's names resolve through its hosts file (a local cluster's apps domain without DNS), and its

@@ -46,7 +46,7 @@ PLAIN_SNAPSHOT_KINDS = {**{name: kind for name, kind in SNAPSHOT_KINDS.items() i
 # Prebuilt images as an air-gapped registry holds them, each version pinned by digest (the sandbox runs
 # `.../mlflow:v<X.Y.Z>@sha256:<digest>` as that MLflow version: sandbox/runtime/images.py).
 PREBUILT_REPOSITORY = "registry.example.invalid/mlops/mlflow"
-PREBUILT_DIGESTS = {"3.5.0": "sha256:" + "35" * 32, "3.5.1": "sha256:" + "51" * 32}
+PREBUILT_DIGESTS = {"3.4.0": "sha256:" + "34" * 32, "3.5.0": "sha256:" + "35" * 32, "3.5.1": "sha256:" + "51" * 32}
 
 
 @dataclass

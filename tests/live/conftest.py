@@ -12,7 +12,8 @@ import pytest
 from tests.live.kube import Kube
 from tests.live.target import Target
 
-# Imported by name only when no target is given: the scenarios never import the sandbox (tests/unit/test_live_isolation.py).
+# Imported by name only when no target is given: the scenarios never import the sandbox
+# (tests/unit/test_live_isolation.py).
 SANDBOX_PROVISIONER = "tests.e2e.live_sandbox"
 
 

@@ -143,7 +143,8 @@ class Kube:
 def _written(item: dict[str, Any]) -> str:
     meta = item["metadata"]
     # A Secret's data by its digest: a failed comparison prints both snapshots, and secrets never reach the output.
-    data = hashlib.sha256(json.dumps(item.get("data"), sort_keys=True).encode()).hexdigest() if item.get("data") else None
-    return json.dumps({"spec": item.get("spec"), "data": data, "rules": item.get("rules"),
+    data = item.get("data")
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest() if data else None
+    return json.dumps({"spec": item.get("spec"), "data": digest, "rules": item.get("rules"),
                        "labels": meta.get("labels"), "annotations": meta.get("annotations"),
                        "generation": meta.get("generation"), "uid": meta.get("uid")}, sort_keys=True)

@@ -31,6 +31,7 @@ class Target:
     platform: str
     deploy_version: str
     next_version: str
+    schema_change_version: str | None  # between deploy and next, with a migration; None: that scenario is skipped
     s3_endpoint: str | None  # None: the endpoint the inventory's values give
     s3_ca_bundle: str | None
     namespace_prefix: str = "mlflow-live"
@@ -73,12 +74,13 @@ class Target:
             kubeconfig=local(data.get("kubeconfig") or os.environ.get("KUBECONFIG") or "~/.kube/config"),
             context=data.get("context"), platform=platform,
             deploy_version=str(versions.get("deploy") or ""), next_version=str(versions.get("next") or ""),
+            schema_change_version=str(versions["schema_change"]) if versions.get("schema_change") else None,
             s3_endpoint=s3.get("endpoint"), s3_ca_bundle=str(local(s3["ca_bundle"])) if s3.get("ca_bundle") else None,
             namespace_prefix=data.get("namespace_prefix", "mlflow-live"), hosts_file=local(data.get("hosts_file")),
             environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()}, source=source)
         if not (target.deploy_version and target.next_version):
             raise TargetError("versions.deploy and versions.next are required: the version the inventory deploys "
-                              "and a later one without a schema change")
+                              "and a later one without a schema change from the one before it")
         for what, file in (("inventory", target.inventory), ("kubeconfig", target.kubeconfig)):
             if not file.exists():
                 raise TargetError(f"the {what} {file} does not exist")

@@ -9,9 +9,9 @@ playbook runs as the automation ServiceAccount, bound by a Role in those two nam
 In order (the scheduler keeps this module's tests on one worker, in this order: tests/support/scheduling.py): the
 deploy, a second deploy (no change) and its --check (inert); refusals before any change (a bad tag, a downgrade,
 recovery targets outside the window or of another PostgreSQL major, missing grants, a lock held by another run); the
-drill (it restores elsewhere); the backup check; then the changes: a rolling upgrade watched by a prober with a
-second upgrade stopping at the lock, a recovery to a time between two runs, the decommission of the superseded
-cluster; last, no secret in any output of all of it."""
+drill (it restores elsewhere); the backup check; then the changes: an upgrade with a schema change that clients see
+as one outage, a rolling upgrade watched by a prober with a second upgrade stopping at the lock, a recovery to a
+time between two runs, the decommission of the superseded cluster; last, no secret in any output of all of it."""
 
 from __future__ import annotations
 
@@ -80,12 +80,17 @@ def catalog_only_in_cluster(installation: Installation) -> bool:
     return False
 
 
+def assert_serves(installation: Installation, version: str) -> None:
+    """MLflow answers `version` at its URL, from the image the inventory pins for it (by digest where it gives one)."""
+    assert installation.mlflow().version_string() == version
+    image = installation.server_image()
+    digest = (installation.facts["values"]["mlflow"]["image"].get("digests") or {}).get(version)
+    assert image.endswith(f"@{digest}") if digest else f"v{version}" in image, image
+
+
 def test_deploy_twice_changes_nothing_the_second_time_and_check_mode_is_inert(
         installation: Installation, target: Target, admin: Kube):
-    assert installation.mlflow().version_string() == target.deploy_version
-    image = installation.server_image()
-    digest = (installation.facts["values"]["mlflow"]["image"].get("digests") or {}).get(target.deploy_version)
-    assert image.endswith(f"@{digest}") if digest else f"v{target.deploy_version}" in image, image
+    assert_serves(installation, target.deploy_version)
 
     second = installation.playbook("deploy")
     assert_ok(second)
@@ -148,7 +153,8 @@ def test_every_playbook_refuses_in_its_preflight_when_a_grant_is_missing(
             ("deploy", {}, lease),
             ("upgrade", {"mlflow_tag": target.next_version}, lease),
             ("recover", {}, lease + exec_),
-            ("decommission", {"decommission_cluster": "pg-cluster-v0", "decommission_confirm": "pg-cluster-v0"}, lease)]:
+            ("decommission", {"decommission_cluster": "pg-cluster-v0", "decommission_confirm": "pg-cluster-v0"},
+             lease)]:
         refused = installation.playbook(playbook, extra_vars=extra)
         message = failure_message(refused)
         assert refused.returncode != 0, message
@@ -231,6 +237,30 @@ def test_backup_check_passes_on_a_healthy_cluster(installation: Installation):
     assert stale.returncode != 0 and "the newest base backup is" in failure_message(stale)
 
 
+def test_an_upgrade_with_a_schema_change_keeps_every_run_and_clients_see_one_outage(
+        installation: Installation, target: Target):
+    """A version whose schema differs: MLflow is stopped for the migration (domain.md: never migrate under a running
+    server) and started on the new schema. A prober through the URL sees exactly one outage, from the stop to the
+    new server's first answer, and every probe after it succeeds; every run is kept."""
+    if not target.schema_change_version:
+        pytest.skip("the target names no version with a schema change (versions.schema_change)")
+    client = installation.mlflow()
+    experiment = client.create_experiment("before-the-migration")
+    for index in range(3):
+        client.log_run(experiment, f"run-{index}", params={"lr": str(index)}, metrics={"loss": 1.0 / (index + 1)})
+    with Prober(installation.mlflow()) as prober:
+        upgraded = installation.playbook("upgrade", extra_vars={"mlflow_tag": target.schema_change_version})
+        wait_until(lambda: prober.results and prober.results[-1][1], 60, "a probe to succeed after the upgrade")
+    assert_ok(upgraded)
+    assert any("Stop MLflow" in name for name in changed_tasks(upgraded)), changed_tasks(upgraded)
+    assert_serves(installation, target.schema_change_version)
+    assert client.run_names(experiment) == ["run-0", "run-1", "run-2"]
+    outages = prober.outages()
+    assert len(outages) == 1, (f"{len(outages)} outages ({[round(end - start, 1) for start, end in outages]} s): "
+                               f"{prober.errors[:5]}")
+    assert prober.results[0][1] and prober.results[-1][1]
+
+
 def test_a_rolling_upgrade_serves_throughout_and_a_second_upgrade_stops_at_the_lock(installation: Installation,
                                                                                     target: Target, admin: Kube):
     """No schema change between the two versions: a rolling update, which no client sees (a prober through the
@@ -249,11 +279,8 @@ def test_a_rolling_upgrade_serves_throughout_and_a_second_upgrade_stops_at_the_l
     assert second.returncode != 0 and "Another run holds the lock" in failure_message(second)
     assert_ok(upgraded)
     assert not any("Stop MLflow" in name for name in changed_tasks(upgraded))  # no schema change: rolling
-    assert installation.mlflow().version_string() == target.next_version
+    assert_serves(installation, target.next_version)
     assert client.run_names(experiment) == ["kept"]
-    digest = (installation.facts["values"]["mlflow"]["image"].get("digests") or {}).get(target.next_version)
-    image = installation.server_image()
-    assert image.endswith(f"@{digest}") if digest else f"v{target.next_version}" in image, image
     assert len(prober.results) > 50 and prober.api_calls > 10
     assert prober.failures == 0, (f"{prober.failures} failed probes, longest outage {prober.longest_outage():.1f}s: "
                                   f"{prober.errors}")

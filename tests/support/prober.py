@@ -84,13 +84,18 @@ class Prober:
     def failures(self) -> int:
         return sum(1 for result in self.results if not result[1])
 
-    def longest_outage(self) -> float:
-        longest, start = 0.0, None
+    def outages(self) -> list[tuple[float, float]]:
+        """Each client-visible outage: from its first failed probe to the next successful one (or the last probe)."""
+        windows, start = [], None
         for moment, ok in self.results:
             if not ok and start is None:
                 start = moment
             elif ok and start is not None:
-                longest, start = max(longest, moment - start), None
+                windows.append((start, moment))
+                start = None
         if start is not None:
-            longest = max(longest, self.results[-1][0] - start)
-        return longest
+            windows.append((start, self.results[-1][0]))
+        return windows
+
+    def longest_outage(self) -> float:
+        return max((end - start for start, end in self.outages()), default=0.0)
