@@ -5,6 +5,8 @@ it is a sandbox, and it checks afterwards what only the sandbox can tell (no Ope
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from tests.e2e.sandbox_flows import GROUP_VARS, INVENTORY, PREBUILT_DIGESTS, PREBUILT_REPOSITORY, Sandbox
+from tests.live.inertness import secret_forms
 from tests.live.target import Target
 
 APPS_DOMAIN = "apps.sandbox.local"
@@ -24,12 +27,14 @@ OPENSHIFT_REQUEST = re.compile(r" (GET|POST|PUT|PATCH|DELETE|HEAD) (/apis/[a-z.]
 @contextmanager
 def sandbox_target(deploy_version: str = "3.4.0", schema_change: str = "3.5.0", next_version: str = "3.5.1"
                    ) -> Iterator[Target]:
-    """A plain-Kubernetes sandbox written up as a live target; afterwards, nothing has asked an OpenShift API."""
+    """A plain-Kubernetes sandbox written up as a live target. Afterwards, what only the sandbox can tell: nothing
+    asked an OpenShift API, and no request body the playbooks sent (but a Secret's) carried a secret."""
     sandbox = Sandbox.start(flavour="kubernetes")
     try:
         path = write_target(sandbox, sandbox.root / "live", deploy_version, schema_change, next_version)
         yield Target.load(path)
         assert openshift_requests(sandbox) == [], "a flow asked an OpenShift API on plain Kubernetes"
+        assert_no_secret_in_request_bodies(sandbox)
     finally:
         sandbox.stop()
 
@@ -92,6 +97,25 @@ def inventory_vars(s3: dict, deploy_version: str) -> dict:
         "mlflow_drill_values": {"ingress": {"host": drill_host}},
         "mlflow_drill_url": f"http://{drill_host}",
     }
+
+
+def assert_no_secret_in_request_bodies(sandbox: Sandbox) -> None:
+    """The API server's audit log (every write with its body): the inventory's secrets, in every form, appear in
+    Secret writes only - and do appear there, so the search is known to look where they would be."""
+    aws = dict(line.split("=", 1) for line in (INVENTORY / "files" / "aws.env").read_text().splitlines()
+               if "=" in line and not line.startswith("#"))
+    secrets = {"admin password": GROUP_VARS["mlflow_admin_password"], "S3 secret key": aws["AWS_SECRET_ACCESS_KEY"],
+               "Flask secret key": GROUP_VARS["mlflow_flask_secret_key"]}
+    forms = {form: name for name, value in secrets.items() for form in secret_forms(value).values()}
+    entries = [json.loads(line) for line in (sandbox.cluster.state_dir / "audit.jsonl").read_text(
+        encoding="utf-8").splitlines() if line.strip()]
+    secret_writes = [entry.get("body") or "" for entry in entries if entry.get("resource") == "secrets"]
+    assert any(base64.b64encode(aws["AWS_SECRET_ACCESS_KEY"].encode()).decode() in body for body in secret_writes), \
+        "the S3 secret key is not in any Secret write: the search below would prove nothing"
+    leaks = sorted({f"{name} in a {entry.get('verb')} of {entry.get('resource')}" for entry in entries
+                    if entry.get("resource") != "secrets" for form, name in forms.items()
+                    if form in (entry.get("body") or "")})
+    assert leaks == [], leaks
 
 
 def openshift_requests(sandbox: Sandbox) -> list[str]:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import requests
+import yaml
 
 from tests.live.kube import Kube
 from tests.live.target import Target
@@ -43,8 +44,8 @@ class Installation:
     workdir: Path
     facts: dict[str, Any] = field(default_factory=dict)
     identity: Path | None = None  # the automation ServiceAccount's kubeconfig, once rbac.yml made it
-    runs: list[PlaybookRun] = field(default_factory=list)  # every run's output, for the secret-leak scan
-    known_secrets: set[str] = field(default_factory=set)  # every secret seen so far (a recovery makes new ones)
+    runs: list[tuple[str, PlaybookRun]] = field(default_factory=list)  # (label, run) of every run, for the leak scan
+    known_secrets: dict[str, str] = field(default_factory=dict)  # by name, every secret seen so far
 
     def __post_init__(self) -> None:
         self.facts = self.read_inventory()
@@ -65,7 +66,7 @@ class Installation:
     def drill_namespace(self) -> str:
         return self.facts["drill_namespace"]
 
-    def playbook(self, name: str, *args: str, check: bool = False, diff: bool = False,
+    def playbook(self, name: str, *args: str, check: bool = False, diff: bool = False, verbose: bool = False,
                  extra_vars: dict[str, Any] | None = None, admin: bool = False) -> PlaybookRun:
         """`playbooks/<name>.yml` on this namespace, as the automation identity (or the target's, with `admin`)."""
         variables: dict[str, Any] = {"mlflow_namespace": self.namespace}
@@ -79,8 +80,10 @@ class Installation:
         options = [*args, "--check"] if check else list(args)
         if diff:
             options.append("--diff")
+        if verbose:
+            options.append("-vvv")
         run = self._ansible(REPO_ROOT / "playbooks" / f"{name}.yml", variables, *options, env=env)
-        self.runs.append(run)
+        self.runs.append((" ".join([f"{name}.yml", *options]), run))
         return run
 
     def _ansible(self, playbook: Path, variables: dict[str, Any], *options: str,
@@ -125,16 +128,21 @@ class Installation:
             Bucket=location.netloc, Prefix=location.path.lstrip("/").rstrip("/") + "/")
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
-    def secrets(self) -> list[str]:
-        """What must never appear in any output: the inventory's passwords and keys, the database's passwords (those
-        of every cluster seen so far: call it again after a change that makes new ones)."""
-        found = [self.facts["admin"][1], self.facts["flask_secret_key"]]
-        found += [value for key, value in self.s3_credentials().items() if "SECRET" in key]
+    def secrets(self) -> dict[str, str]:
+        """What must never appear in any output, by what it is: the inventory's passwords and keys, the identities'
+        tokens, the databases' passwords (of every cluster seen so far: call it again after a change that makes new
+        ones). The values are never shown; the names are."""
+        found = {"admin password": self.facts["admin"][1], "Flask secret key": self.facts["flask_secret_key"]}
+        found.update({key: value for key, value in self.s3_credentials().items()
+                      if key.startswith("AWS_") and "REGION" not in key})
+        found.update({f"token of {path.name}": _token(path) for path in (self.target.kubeconfig, self.identity)
+                      if path is not None})
         for secret in self.admin.list("v1", "Secret", namespace=self.namespace):
             if secret["metadata"]["name"].endswith("-app") and "password" in (secret.get("data") or {}):
-                found.append(_decode(secret["data"]["password"]))
-        self.known_secrets.update(value.strip() for value in found if value and len(value.strip()) >= 8)
-        return sorted(self.known_secrets)
+                found[f"{secret['metadata']['name']} password"] = _decode(secret["data"]["password"])
+        self.known_secrets.update({name: value.strip() for name, value in found.items()
+                                   if value and len(value.strip()) >= 8})
+        return dict(self.known_secrets)
 
     def cluster_name(self) -> str:
         return self.admin.helm_values(self.facts["release"], self.namespace)["postgresql"]["clusterName"]
@@ -148,11 +156,12 @@ class Installation:
                                for item in self.admin.list("postgresql.cnpg.io/v1", "Backup", self.namespace)),
                    timeout, f"a completed base backup in {self.namespace}", interval=2)
 
-    def psql(self, query: str) -> str:
+    def psql(self, query: str, database: str = "postgres") -> str:
         """A query as the superuser in the primary's postgres container (what `kubectl cnpg psql` does)."""
         cluster = self.admin.get("postgresql.cnpg.io/v1", "Cluster", self.cluster_name(), self.namespace)
         primary = cluster["status"]["currentPrimary"]
-        return self.admin.exec(self.namespace, primary, "postgres", ["psql", "-X", "-tA", "-c", query]).strip()
+        command = ["psql", "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", query]
+        return self.admin.exec(self.namespace, primary, "postgres", command).strip()
 
     def switch_wal_and_wait_archived(self, timeout: float = 120) -> None:
         """Close the current WAL segment and wait until the archiver has it: CNPG would otherwise archive it only
@@ -160,6 +169,12 @@ class Installation:
         segment = self.psql("SELECT pg_walfile_name(pg_switch_wal())")
         wait_until(lambda: self.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") >= segment,
                    timeout, f"WAL segment {segment} to be archived", interval=2)
+
+
+def _token(kubeconfig: Path) -> str:
+    """The bearer token of a kubeconfig's users, if any (an identity's credential: never to be shown)."""
+    users = (yaml.safe_load(kubeconfig.read_text(encoding="utf-8")) or {}).get("users") or []
+    return next((user["user"]["token"] for user in users if (user.get("user") or {}).get("token")), "")
 
 
 def _decode(value: str) -> str:

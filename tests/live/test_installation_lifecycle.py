@@ -28,15 +28,31 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.live.inertness import assert_inert, run_texts, scheduled_backups, secret_forms, state
 from tests.live.installation import Installation, wait_until
 from tests.live.kube import Kube
 from tests.live.target import Target
-from tests.support.ansible_run import assert_ok, changed_tasks, failure_message
+from tests.support.ansible_run import PlaybookRun, assert_ok, changed_tasks, failure_message
 from tests.support.prober import Prober
 
 pytestmark = pytest.mark.slow
 LOCK = "mlops-mlflow-lock"  # the Lease the playbooks take (roles/common, common_lock_name)
 ROLE = "mlops-mlflow-automation"  # the Role rbac.yml binds the automation ServiceAccount to
+
+
+def checked_then_run(installation: Installation, playbook: str, check_vars: dict | None = None,
+                     **extra_vars) -> PlaybookRun:
+    """The playbook at -vvv --diff, first with --check - which must leave the namespaces' objects, the databases and
+    the object store as they were - then for real. Returns the real run (its outputs join the secret scan)."""
+    before = state(installation)
+    checked = installation.playbook(playbook, check=True, diff=True, verbose=True,
+                                    extra_vars={**extra_vars, **(check_vars or {})})
+    assert_ok(checked)
+    assert_inert(f"{playbook}.yml --check", before, state(installation), scheduled_backups(installation))
+    real = installation.playbook(playbook, diff=True, verbose=True, extra_vars=extra_vars)
+    assert_ok(real)
+    assert len(real.stdout) + len(real.stderr) > 10000, f"{playbook}.yml: verbose output expected"
+    return real
 
 
 @pytest.fixture(name="installation", scope="module")
@@ -49,7 +65,7 @@ def fixture_installation(target: Target, admin: Kube, tmp_path_factory: pytest.T
     try:
         assert_ok(installation.playbook("rbac", admin=True))
         installation.act_as_automation()
-        deployed = installation.playbook("deploy")
+        deployed = checked_then_run(installation, "deploy")  # the --check before anything was deployed
         assert_ok(deployed)
         if target.platform == "kubernetes":
             # The preflight did not ask for what this cluster does not serve, and said so.
@@ -96,9 +112,9 @@ def test_deploy_twice_changes_nothing_the_second_time_and_check_mode_is_inert(
     assert_ok(second)
     assert changed_tasks(second) == []
 
-    before = admin.snapshot(*namespaces(installation))
+    before = state(installation)
     assert_ok(installation.playbook("deploy", check=True, diff=True))
-    assert admin.snapshot(*namespaces(installation)) == before
+    assert_inert("deploy.yml --check (deployed)", before, state(installation), scheduled_backups(installation))
 
 
 def test_a_bad_tag_and_a_downgrade_are_refused_before_anything_changes(installation: Installation, target: Target,
@@ -209,7 +225,9 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(installation: In
         assert "give the drill release an Ingress host of its own" in failure_message(unreachable)
         assert admin.snapshot(installation.namespace) == production
 
-    drill = installation.playbook("recovery_drill", extra_vars={"drill_report_dir": str(tmp_path)})
+    drill = checked_then_run(installation, "recovery_drill", check_vars={"drill_report_dir": str(tmp_path / "check")},
+                             drill_report_dir=str(tmp_path))
+    assert not list(tmp_path.glob("check/drill-*.json")), "recovery_drill.yml --check wrote a drill report"
     assert_ok(drill)
     if catalog_only_in_cluster(installation):
         assert "backup catalog read inside the cluster, by a Job" in drill.stdout
@@ -232,7 +250,7 @@ def test_drill_restores_elsewhere_reports_rto_rpo_and_cleans_up(installation: In
 
 
 def test_backup_check_passes_on_a_healthy_cluster(installation: Installation):
-    assert_ok(installation.playbook("backup_check"))
+    assert_ok(checked_then_run(installation, "backup_check"))
     stale = installation.playbook("backup_check", extra_vars={"mlflow_backup_max_age_hours": 0})
     assert stale.returncode != 0 and "the newest base backup is" in failure_message(stale)
 
@@ -248,8 +266,12 @@ def test_an_upgrade_with_a_schema_change_keeps_every_run_and_clients_see_one_out
     experiment = client.create_experiment("before-the-migration")
     for index in range(3):
         client.log_run(experiment, f"run-{index}", params={"lr": str(index)}, metrics={"loss": 1.0 / (index + 1)})
+    upgrade = {"mlflow_tag": target.schema_change_version}
+    before = state(installation)
+    assert_ok(installation.playbook("upgrade", check=True, diff=True, verbose=True, extra_vars=upgrade))
+    assert_inert("upgrade.yml --check", before, state(installation), scheduled_backups(installation))
     with Prober(installation.mlflow()) as prober:
-        upgraded = installation.playbook("upgrade", extra_vars={"mlflow_tag": target.schema_change_version})
+        upgraded = installation.playbook("upgrade", diff=True, verbose=True, extra_vars=upgrade)
         wait_until(lambda: prober.results and prober.results[-1][1], 60, "a probe to succeed after the upgrade")
     assert_ok(upgraded)
     assert any("Stop MLflow" in name for name in changed_tasks(upgraded)), changed_tasks(upgraded)
@@ -301,7 +323,7 @@ def test_then_a_recovery_to_a_time_between_two_runs_and_the_decommission_of_the_
     installation.switch_wal_and_wait_archived()
     superseded = installation.cluster_name()
 
-    recovered = installation.playbook("recover", extra_vars={"recovery_target_time": target_time})
+    recovered = checked_then_run(installation, "recover", recovery_target_time=target_time)
     assert_ok(recovered)
     if catalog_only_in_cluster(installation):
         assert "backup catalog read inside the cluster, by a Job" in recovered.stdout
@@ -312,22 +334,30 @@ def test_then_a_recovery_to_a_time_between_two_runs_and_the_decommission_of_the_
     assert client.run_names(experiment) == ["before-the-target", "kept"]
     installation.secrets()
 
-    decommissioned = installation.playbook("decommission", extra_vars={
-        "decommission_cluster": superseded, "decommission_confirm": superseded})
+    decommissioned = checked_then_run(installation, "decommission", check_vars={"decommission_confirm": ""},
+                                      decommission_cluster=superseded, decommission_confirm=superseded)
     assert_ok(decommissioned)
     assert admin.get("postgresql.cnpg.io/v1", "Cluster", superseded, installation.namespace) is None
     assert installation.mlflow().version_string() == target.next_version
 
 
 def test_no_secret_appears_in_any_output(installation: Installation, tmp_path: Path):
-    """Every run of this module, one more at -vvv with --diff, and the drill's report: none shows a password, a key
-    or the database's credentials (the inventory's, and those the operator generated)."""
-    verbose = installation.playbook("backup_check", "-vvv", diff=True)
-    assert_ok(verbose)
+    """Every run of this module - the flows and their --check at -vvv --diff among them - and the drill's report:
+    no password, key or token shows, plain, URL-encoded or base64 (the inventory's, the identities', and those the
+    operator generated for each database cluster). A hit is named by the secret's kind, the run and where in it, with
+    the text around it - the secret itself masked."""
     secrets = installation.secrets()
-    assert len(secrets) >= 3
-    outputs = [run.stdout + run.stderr for run in installation.runs]
-    outputs += [path.read_text(encoding="utf-8") for path in tmp_path.parent.glob("**/drill-*.json")]
-    leaked = sorted({f"{secret[:2]}... in output {index}" for index, text in enumerate(outputs)
-                     for secret in secrets if secret in text})
+    forms = {form: f"{name} ({kind})" for name, secret in secrets.items()
+             for kind, form in secret_forms(secret).items()}
+    assert len(forms) >= 14, "every secret at least plain and base64-encoded expected"
+    texts = [(label, text) for label, run in installation.runs for text in run_texts(run)]
+    texts += [(path.name, path.read_text(encoding="utf-8")) for path in tmp_path.parent.glob("**/drill-*.json")]
+    assert sum(len(text) for _label, text in texts) > 1_000_000, "the verbose runs' output expected"
+    leaked = sorted({f"{name} in {label}: ...{masked_context(text, form)}..." for label, text in texts
+                     for form, name in forms.items() if form in text})
     assert leaked == [], leaked
+
+
+def masked_context(text: str, form: str, width: int = 80) -> str:
+    at = text.index(form)
+    return (text[max(0, at - width):at] + "<SECRET>" + text[at + len(form):at + len(form) + width]).replace("\n", " ")
