@@ -43,20 +43,6 @@ def checked(run):
     return run
 
 
-def outages(probes: list[tuple[float, bool]]) -> list[tuple[float, float]]:
-    """Windows of failed probes: from the first failure to the next answer."""
-    windows, start = [], None
-    for moment, answered in probes:
-        if not answered and start is None:
-            start = moment
-        elif answered and start is not None:
-            windows.append((start, moment))
-            start = None
-    if start is not None:
-        windows.append((start, probes[-1][0]))
-    return windows
-
-
 def measured_upgrade(sandbox: Sandbox, namespace: str, current: str, target: str, picture: str) -> dict:
     started, wall = time.monotonic(), time.time()
     with Prober(sandbox.mlflow(namespace)) as prober:
@@ -67,7 +53,7 @@ def measured_upgrade(sandbox: Sandbox, namespace: str, current: str, target: str
     return {"from": current, "to": target, "playbook_s": round(time.monotonic() - started, 2),
             "downtime_s": round(prober.longest_outage(), 2), "failed_probes": prober.failures,
             "retried_probes": len(prober.retried), "probes": len(prober.results), "phases": found,
-            "outages": outages(probes),
+            "outages": [(round(start - started, 2), round(end - started, 2)) for start, end in prober.outages()],
             "picture": f"docs/images/{picture}"}
 
 

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.sandbox_flows import GROUP_VARS, INVENTORY, PREBUILT_DIGESTS, PREBUILT_REPOSITORY, Sandbox
+from tests.e2e.sandbox_flows import GROUP_VARS, INVENTORY, Sandbox
 from tests.live.inertness import secret_forms
 from tests.live.target import Target
 
 APPS_DOMAIN = "apps.sandbox.local"
+# Prebuilt images as an air-gapped registry holds them, each version pinned by digest (the sandbox runs
+# `.../mlflow:v<X.Y.Z>@sha256:<digest>` as that MLflow version: sandbox/runtime/images.py).
+PREBUILT_REPOSITORY = "registry.example.invalid/mlops/mlflow"
+PREBUILT_DIGESTS = {"3.4.0": "sha256:" + "34" * 32, "3.5.0": "sha256:" + "35" * 32, "3.5.1": "sha256:" + "51" * 32}
 # A request line of the API server's log (handler.py) on an OpenShift group's path.
 OPENSHIFT_REQUEST = re.compile(r" (GET|POST|PUT|PATCH|DELETE|HEAD) (/apis/[a-z.]+\.openshift\.io\S*)")
 

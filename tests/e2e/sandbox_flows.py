@@ -40,13 +40,6 @@ SNAPSHOT_KINDS = {
     "buildconfigs.build.openshift.io": ("build.openshift.io", "BuildConfig"),
     "imagestreams.image.openshift.io": ("image.openshift.io", "ImageStream"),
 }
-# On plain Kubernetes: no OpenShift kind exists (kubectl would refuse to list one), the chart renders an Ingress.
-PLAIN_SNAPSHOT_KINDS = {**{name: kind for name, kind in SNAPSHOT_KINDS.items() if not name.endswith(".openshift.io")},
-                        "ingresses.networking.k8s.io": ("networking.k8s.io", "Ingress")}
-# Prebuilt images as an air-gapped registry holds them, each version pinned by digest (the sandbox runs
-# `.../mlflow:v<X.Y.Z>@sha256:<digest>` as that MLflow version: sandbox/runtime/images.py).
-PREBUILT_REPOSITORY = "registry.example.invalid/mlops/mlflow"
-PREBUILT_DIGESTS = {"3.4.0": "sha256:" + "34" * 32, "3.5.0": "sha256:" + "35" * 32, "3.5.1": "sha256:" + "51" * 32}
 
 
 @dataclass
@@ -58,17 +51,17 @@ class Sandbox:
     _info: dict[str, Any] = field(default_factory=dict)
     in_cluster_stores: set[str] = field(default_factory=set)
     identities: dict[str, Path] = field(default_factory=dict)  # namespace -> kubeconfig its playbooks run with
-    # "openshift", or "kubernetes": no OpenShift API, an Ingress per installation and prebuilt images by digest.
-    flavour: str = "openshift"
 
     @classmethod
     def start(cls, flavour: str = "openshift") -> Sandbox:
+        """A sandbox of `flavour`: "openshift", or "kubernetes" (no OpenShift API; the live scenarios' target,
+        tests/e2e/live_sandbox.py, which writes its own inventory)."""
         root = Path(tempfile.mkdtemp(prefix="e2e-"))
         root.chmod(0o755)  # postgres traverses to its data folders under the state dir
         # The sandbox's default S3: HTTPS signed by a private CA, which the inventory gives deploy.yml (the s3-ca
         # Secret the ObjectStore's endpointCA and the server name) and the playbooks' catalog reads trust.
         cluster = SandboxCluster(root) if flavour == "openshift" else FlavouredCluster(root, flavour=flavour)
-        sandbox = cls(cluster.start(), root, flavour=flavour)
+        sandbox = cls(cluster.start(), root)
         sandbox.create_buckets()
         return sandbox
 
@@ -148,10 +141,6 @@ class Sandbox:
         values["backup"]["s3"]["destinationPath"] = f"s3://mlflow-backups/{namespace}"
         if namespace in self.in_cluster_stores:
             values["backup"]["s3"]["endpointURL"] = self.info["s3"]["in_cluster_endpoint"]
-        if self.flavour == "kubernetes":
-            values["mlflow"]["image"].update(repository=PREBUILT_REPOSITORY, digests=dict(PREBUILT_DIGESTS))
-            # The sandbox's ingress controller speaks plain HTTP, as its router does for Routes.
-            values["ingress"] = {"enabled": True, "host": self.host(namespace), "tls": {"enabled": False}}
         return values
 
     def use_in_cluster_store(self, namespace: str) -> None:
@@ -201,11 +190,10 @@ class Sandbox:
     def snapshot(self) -> dict[str, Any]:
         """Every object of every kind the flows touch: what a client wrote (spec, data, labels, annotations,
         generation), not the status controllers keep updating (which moves resourceVersion by itself)."""
-        kinds = PLAIN_SNAPSHOT_KINDS if self.flavour == "kubernetes" else SNAPSHOT_KINDS
-        by_kind = {kind: name for name, kind in kinds.items()}
+        by_kind = {kind: name for name, kind in SNAPSHOT_KINDS.items()}
         state = {}
         # One kubectl process lists every kind (a snapshot is taken before and after most runs).
-        for item in self.cluster.get(",".join(kinds), "-A")["items"]:
+        for item in self.cluster.get(",".join(SNAPSHOT_KINDS), "-A")["items"]:
             name = by_kind[(item["apiVersion"].rpartition("/")[0], item["kind"])]
             meta = item["metadata"]
             written = {"spec": item.get("spec"), "data": item.get("data"), "labels": meta.get("labels"),

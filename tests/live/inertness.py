@@ -34,12 +34,13 @@ def database_state(installation: Installation) -> dict[str, Any]:
     """Alembic revisions and the row count of every table of every database of the release's cluster (none before
     the first deploy)."""
     try:
-        installation.cluster_name()
+        primary = installation.primary()
     except LookupError:
         return {}
     databases = installation.psql("SELECT datname FROM pg_database WHERE NOT datistemplate AND "
-                                  "datname <> 'postgres' ORDER BY 1").split()
-    return {name: json.loads(installation.psql(DATABASE_QUERY, database=name)) for name in databases}
+                                  "datname <> 'postgres' ORDER BY 1", primary=primary).split()
+    return {name: json.loads(installation.psql(DATABASE_QUERY, database=name, primary=primary))
+            for name in databases}
 
 
 def object_store_state(installation: Installation) -> dict[str, str]:

@@ -156,18 +156,24 @@ class Installation:
                                for item in self.admin.list("postgresql.cnpg.io/v1", "Backup", self.namespace)),
                    timeout, f"a completed base backup in {self.namespace}", interval=2)
 
-    def psql(self, query: str, database: str = "postgres") -> str:
-        """A query as the superuser in the primary's postgres container (what `kubectl cnpg psql` does)."""
+    def primary(self) -> str:
+        """The pod of the release's cluster's primary (LookupError before the first deploy)."""
         cluster = self.admin.get("postgresql.cnpg.io/v1", "Cluster", self.cluster_name(), self.namespace)
-        primary = cluster["status"]["currentPrimary"]
+        return cluster["status"]["currentPrimary"]
+
+    def psql(self, query: str, database: str = "postgres", primary: str | None = None) -> str:
+        """A query as the superuser in the primary's postgres container (what `kubectl cnpg psql` does); give
+        `primary` when asking several in a row."""
         command = ["psql", "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", query]
-        return self.admin.exec(self.namespace, primary, "postgres", command).strip()
+        return self.admin.exec(self.namespace, primary or self.primary(), "postgres", command).strip()
 
     def switch_wal_and_wait_archived(self, timeout: float = 120) -> None:
         """Close the current WAL segment and wait until the archiver has it: CNPG would otherwise archive it only
         after archive_timeout (5 minutes)."""
-        segment = self.psql("SELECT pg_walfile_name(pg_switch_wal())")
-        wait_until(lambda: self.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") >= segment,
+        primary = self.primary()
+        segment = self.psql("SELECT pg_walfile_name(pg_switch_wal())", primary=primary)
+        wait_until(lambda: self.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver",
+                                     primary=primary) >= segment,
                    timeout, f"WAL segment {segment} to be archived", interval=2)
 
 
