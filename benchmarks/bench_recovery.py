@@ -8,8 +8,9 @@ logged just before the "incident", its WAL archived. Then, in this order:
 - the floor: bare `barman-cloud-restore` of the same base backup into a local PostgreSQL, WAL replay to the end of
   the archive and promotion, then `mlflow server` on it until the first authenticated answer. No checks, no
   Kubernetes: what no procedure can go below on this machine;
-- `recover.yml` to the latest archived WAL: RTO = the playbook's wall time until it has verified MLflow on the
-  recovered data; RPO = the span of writes lost (0 when the last run is there); the client-visible outage = the
+- `recover.yml` to the latest archived WAL: RTO = from the playbook's start until it has verified MLflow on the
+  recovered data (what follows, the new cluster's first base backup and the old one's hibernation, is reported as
+  playbook_s); RPO = the span of writes lost (0 when the last run is there); the client-visible outage = the
   longest span a prober (the upgrade benchmark's: /health every 100 ms through the Route) saw failing. The drill is
   watched the same way: production's clients should see no failure while it restores elsewhere.
 
@@ -167,13 +168,19 @@ def recover(sandbox: Sandbox, namespace: str, last_write: float) -> dict:
     with Prober(sandbox.mlflow(namespace)) as prober:
         wall = time.time()
         run = checked(sandbox.run("recover", namespace, VERSION))
-        rto = time.time() - wall
+        playbook = time.time() - wall
         wait_until(lambda: prober.results and prober.results[-1][1], 60, "a probe to succeed after the recovery")
     found = phases.phases(run.report, phases.RECOVERY, origin=wall)
+    # Service is back once the verification passed; protecting the new cluster (waiting for its first base backup,
+    # as long as a backup of the whole database takes) and hibernating the old one follow while MLflow serves.
+    rto = phases.end_of(run.report, phases.RECOVERY_VERIFIED, origin=wall)
+    if rto is None:
+        record.fail("recover.yml ran no verification: no RTO to report")
     names = run_names(sandbox, namespace)
     # Writes lost: none when the last run before the incident was recovered.
     rpo = 0.0 if "last-before-incident" in names else round(time.time() - last_write, 1)
-    return {"rto_s": round(rto, 1), "rpo_s": rpo, "runs": len(names), "phases": found,
+    return {"rto_s": round(rto, 1), "playbook_s": round(playbook, 1), "rpo_s": rpo, "runs": len(names),
+            "phases": found,
             "client_outage_s": round(prober.longest_outage(), 1), "failed_probes": prober.failures,
             "probes": len(prober.results)}
 
@@ -221,6 +228,7 @@ def main() -> int:
         rows.append((f"recover.yml RTO, {size}", record.seconds(result["recover"]["rto_s"]),
                      record.seconds(result["floor"]["rto_s"]), f"{result['recover_rto_ratio']:.2f}",
                      f"RPO {result['recover']['rpo_s']} s; client-visible outage {result['recover']['client_outage_s']} s;"
+                     f" RTO ends at the verification (whole playbook {result['recover']['playbook_s']} s);"
                      " floor = bare restore + replay + promotion + MLflow start"))
         rows.append((f"drill RTO, {size}", record.seconds(result["drill"]["rto_s"]),
                      record.seconds(result["floor"]["rto_s"]), f"{result['drill_rto_ratio']:.2f}",

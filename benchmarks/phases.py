@@ -16,11 +16,18 @@ UPGRADE = (("Preflight", "preflight"), ("Lock", "lock"), ("Backup", "backup"),
            ("Verify", "verify"), ("Unlock", "unlock"))
 RECOVERY = (("Preflight", "preflight + plan"), ("Lock", "lock"), ("Stop MLflow", "stop"),
             ("Create the new cluster", "restore + WAL replay + promotion"),
-            ("Point basic-auth.ini", "basic-auth.ini"), ("Start MLflow on the recovered", "start MLflow"),
-            ("Verify", "verify"), ("Unlock", "unlock"))
+            ("Point basic-auth.ini", "basic-auth.ini"),
+            ("Wait for the recovered cluster", "restore + WAL replay + promotion"),
+            ("Start MLflow on the recovered", "start MLflow"),
+            ("Verify", "verify"), ("Protect the new cluster", "protect new cluster + hibernate old"),
+            ("Unlock", "unlock"))
+# The task whose end is recover.yml's RTO: MLflow has answered an authenticated call on the recovered data.
+RECOVERY_VERIFIED = "Check no run is newer than the target time"
 DRILL = (("Preflight", "preflight + plan"), ("Create the throw-away namespace", "namespace + secrets"),
          ("Install the drill release", "restore + WAL replay + promotion"),
-         ("Point the drill's basic-auth.ini", "basic-auth.ini"), ("Start MLflow on the restored", "start MLflow"),
+         ("Point the drill's basic-auth.ini", "basic-auth.ini"),
+         ("Wait for the restored cluster", "restore + WAL replay + promotion"),
+         ("Start MLflow on the restored", "start MLflow"),
          ("Find the drill's Route", "verify"), ("Clean up", "clean up"), ("Compose the drill report", "report"))
 
 
@@ -54,6 +61,12 @@ def phases(report: dict, markers: tuple[tuple[str, str], ...], origin: float) ->
         elif found:
             found[-1][2] = max(found[-1][2], end - origin)
     return [(label, round(start, 2), round(end, 2)) for label, start, end in found]
+
+
+def end_of(report: dict, task: str, origin: float) -> float | None:
+    """Seconds from `origin` to the end of the last run of the task named `task` (None when it did not run)."""
+    ends = [end for name, _start, end in task_timings(report) if name == task]
+    return round(ends[-1] - origin, 2) if ends else None
 
 
 def duration_of(found: list[tuple[str, float, float]], label: str) -> float | None:

@@ -58,25 +58,31 @@ _CATALOG = [
     ("barmancloud.cnpg.io", "objectstores", READ, "where the backups are (ObjectStore)"),
     ("", "secrets", READ, "the ObjectStore's credentials and CA"),
 ]
+# resource_wait lists the object by name, then watches it from that list's resourceVersion.
+_WAIT_SERVER = [("apps", "deployments", ("list", "watch"), "waiting for MLflow's rollout (resource_wait watches)")]
+_WAIT_CLUSTER = [("postgresql.cnpg.io", "clusters", ("list", "watch"),
+                  "waiting for the cluster to be Ready (resource_wait watches)")]
 _EXEC = [
     ("", "pods", READ, "the primary's pod"),
     ("", "pods/exec", ("get", "create"), "pg_switch_wal() in the primary, as kubectl cnpg psql does"),
 ]
 
 NEEDS = {
-    "deploy": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + [
+    "deploy": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _WAIT_SERVER + _WAIT_CLUSTER + [
         ("", "namespaces", READ, "the namespace exists"),
         ("postgresql.cnpg.io", "clusters", READ, "the running cluster and its image"),
     ],
-    "upgrade": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + [
+    "upgrade": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _WAIT_SERVER + [
         ("postgresql.cnpg.io", "clusters", READ, "the cluster and its app Secret"),
-        ("postgresql.cnpg.io", "backups", ("get", "list", "create"), "the backup before a schema change"),
+        ("postgresql.cnpg.io", "backups", ("get", "list", "create", "watch"), "the backup before a schema change"),
     ],
-    "recover": _LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + [
+    "recover": (_LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + _WAIT_SERVER
+                + _WAIT_CLUSTER) + [
         ("postgresql.cnpg.io", "clusters", ("get", "list", "patch"), "the clusters, the old one hibernated"),
         ("postgresql.cnpg.io", "backups", LIST, "the new cluster's first base backup"),
     ],
-    "recovery_drill": _RELEASE_READ + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + [
+    "recovery_drill": (_RELEASE_READ + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + _WAIT_SERVER
+                       + _WAIT_CLUSTER) + [
         ("", "namespaces", READ, "the drill namespace"),
         ("", "secrets", ("get", "list", "create", "patch", "delete"), "production's Secrets copied for the drill"),
         ("postgresql.cnpg.io", "clusters", ("get", "list", "delete"), "the restored copy, removed afterwards"),

@@ -33,10 +33,10 @@ class BackupInfo:
     """The fields of a barman backup.info that matter for a recovery."""
 
     __slots__ = ("backup_id", "status", "begin_time", "end_time", "timeline", "system_id", "begin_wal", "end_wal",
-                 "version")
+                 "version", "cluster_size")
 
     def __init__(self, backup_id, status, begin_time=None, end_time=None, timeline=None, system_id=None,
-                 begin_wal=None, end_wal=None, version=None) -> None:
+                 begin_wal=None, end_wal=None, version=None, cluster_size=None) -> None:
         self.backup_id = backup_id
         self.status = status
         self.begin_time = begin_time
@@ -46,6 +46,9 @@ class BackupInfo:
         self.begin_wal = begin_wal
         self.end_wal = end_wal
         self.version = version  # the server's server_version_num when the backup was taken
+        # sum(pg_tablespace_size()) when the backup started (barman's BackupStrategy._pg_get_metadata): about what a
+        # restore writes into PGDATA, what its progress is measured against
+        self.cluster_size = cluster_size
 
     @property
     def postgresql_major(self) -> int | None:
@@ -64,6 +67,7 @@ class BackupInfo:
             "begin_wal": self.begin_wal,
             "end_wal": self.end_wal,
             "postgresql_major": self.postgresql_major,
+            "cluster_size": self.cluster_size,
         }
 
     def __repr__(self) -> str:
@@ -87,6 +91,10 @@ def parse_backup_info(text: str, backup_id: str | None = None) -> BackupInfo:
             raise CatalogError("backup.info of %s has an unreadable %s: %r" % (
                 backup_id or fields.get("backup_id"), name, fields[name])) from None
 
+    def number(name):
+        value = fields.get(name)
+        return int(value) if value and value.isdigit() else None
+
     timeline, version = fields.get("timeline"), fields.get("version")
     return BackupInfo(
         backup_id=fields.get("backup_id") or backup_id,
@@ -98,6 +106,7 @@ def parse_backup_info(text: str, backup_id: str | None = None) -> BackupInfo:
         begin_wal=fields.get("begin_wal"),
         end_wal=fields.get("end_wal"),
         version=int(version) if version and version.isdigit() else None,
+        cluster_size=number("cluster_size"),
     )
 
 

@@ -364,6 +364,13 @@ backup:
       description: PostgreSQL major that took the backup (from C(version) in its C(backup.info)); null if unrecorded.
       type: int
       sample: 17
+    cluster_size:
+      description:
+        - Bytes the cluster's data held when the backup started (C(cluster_size) in its C(backup.info),
+          barman's C(sum(pg_tablespace_size())); about what a restore writes; null if unrecorded. The recovery's
+          progress lines measure the restore against it.
+      type: int
+      sample: 1221602304
 catalog_read_from:
   description: Where the catalog was read, V(control_node) or V(cluster) (by a Job).
   returned: when O(object_store) or O(catalog_job) is given

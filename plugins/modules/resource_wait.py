@@ -16,8 +16,9 @@ description:
   - Waits until a C(Deployment) is rolled out (as C(kubectl rollout status) sees it - the latest generation observed, every
     replica updated and available, no old replica left), a CNPG C(Cluster) is C(Ready) (and, with
     O(require_archiving), archiving WAL), or a CNPG C(Backup) has a final phase (C(completed) or C(failed)).
-  - The wait runs inside one task, with one read every O(wait_sleep) seconds, not as a task retried with C(until)
-    (each retry starts a new module process).
+  - The wait runs inside one task, by a watch (the object is listed by name, then watched from that list's
+    C(resourceVersion)), not as a task retried with C(until) (each retry starts a new module process); a change is
+    seen as soon as the API server sends it, not at the next poll.
   - "Every O(progress_interval) seconds the task prints what it is waiting for, what it sees and for how long
     (C(resource_wait: [team-a] Deployment mlflow/mlflow: 1 of 2 replicas updated, 1 available, 3 in all - 30 s of
     at most 900 s), the inventory host first), in the play output and in the AWX job output."
@@ -63,7 +64,10 @@ options:
     type: int
     default: 900
   wait_sleep:
-    description: Seconds between two reads of the object.
+    description:
+      - Seconds before the object is listed and watched again when a watch ended in an error (C(410 Gone) after a
+        compaction of the API server's history, a dropped connection). A watch the API server ends normally is
+        started again at once.
     type: int
     default: 2
   progress_interval:
@@ -71,6 +75,17 @@ options:
       - Seconds between two progress lines. Nothing is printed when the wait ends sooner.
     type: int
     default: 30
+  restore_bytes:
+    description:
+      - For a C(Cluster) that CNPG bootstraps by C(recovery), the size of the base backup being restored (the
+        catalog's C(cluster_size), which M(mlops.mlflow.pg_recover_prepare) returns with the backup it chose).
+      - With it each progress line also says how much CNPG's full-recovery Job has restored against that size, with
+        an estimate of the time left at the rate so far (C(base backup restore - 640 MB of 1165 MB (54%), about 8 s
+        left)), then that WAL is replayed; the amount is a C(du) of the PGDATA in the Job's C(full-recovery)
+        container, over pods/exec (C(list) on pods and C(create) on pods/exec; without them the line says less).
+      - C(0) shows no restore progress.
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -140,6 +155,7 @@ ARGUMENT_SPEC = dict(
     wait_timeout=dict(type="int", default=900),
     wait_sleep=dict(type="int", default=2),
     progress_interval=dict(type="int", default=30),
+    restore_bytes=dict(type="int", default=0),
 )
 
 

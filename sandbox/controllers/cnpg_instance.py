@@ -33,10 +33,12 @@ from .cnpg_failover import (PENDING_FAILOVER, PHASE_CREATING_REPLICA, PHASE_FAIL
                             most_advanced, serial_of)
 from .cnpg_images import incompatible_data, requested_image
 from .cnpg_members import Member
+from .cnpg_recovery_job import RecoveryJob
 
 LOG = logging.getLogger(__name__)
 
 SKIP_EMPTY_CHECK = "cnpg.io/skipEmptyWalArchiveCheck"
+OPERATOR = "cnpg-operator"  # the controller's name (cnpg_cluster.py): the kubelet leaves pods it runs alone
 HIBERNATION = "cnpg.io/hibernation"
 _OWN_CONDITIONS = ("Ready", "ContinuousArchiving")
 
@@ -83,6 +85,7 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
         self.restore_env: dict[str, str] = {}  # the recovery source store's credentials, for restore_command
         self.phase = PHASE_FIRST_PRIMARY
         self.phase_reason = ""
+        self.restoring: RecoveryJob | None = None  # the full-recovery Job whose restore runs now
         self.archiving: tuple[bool, str, str] | None = None
         self.applied_password: str | None = None
         self.promoted_once = False
@@ -394,8 +397,19 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
             self.refused = (self.cluster["metadata"].get("generation", 1),
                             incompatible_data(backup_major, image, major))
             raise StoreError(self.refused[1])
-        store.prepare_recovery(origin, backup["backup_id"], self.instance,
-                               target_time.strftime("%Y-%m-%d %H:%M:%S.%f+00") if target_time else None)
+        # In CNPG's full-recovery Job (cnpg_recovery_job.py): its pod shows the restore, and exec reaches its PGDATA.
+        job = RecoveryJob(self.client, self.cluster, self.primary.pod_name, image, OPERATOR)
+        job.start()
+        self.restoring = job
+        try:
+            store.prepare_recovery(origin, backup["backup_id"], self.instance,
+                                   target_time.strftime("%Y-%m-%d %H:%M:%S.%f+00") if target_time else None)
+        except Exception as exc:
+            self.restoring = None
+            job.finish(False, str(exc))
+            raise
+        self.restoring = None
+        job.finish(True)
         self.instance.write_hba(PG_HBA)
         LOG.info("cluster %s/%s: restored backup %s of %s, replaying WAL", self.namespace, self.name,
                  backup["backup_id"], origin)

@@ -26,7 +26,7 @@ from typing import Any
 
 from .pod import BASE_PATH
 from .podspec import container_env, map_paths
-from .postgres import PG_BIN
+from .postgres import CNPG_PGDATA, PG_BIN
 from .processes import as_user
 
 
@@ -71,6 +71,8 @@ def target(runtime: Any, pod: dict[str, Any], container: str) -> Target:
         return Target(dict(runner.env), runner.working_dir(),
                       lambda: runtime.pods.get(key) is runner and runner.running(), dict(runner.mounts))
     manager = runtime.clusters.get((meta["namespace"], (meta.get("labels") or {}).get("cnpg.io/cluster", "")))
+    if manager is not None and (meta.get("labels") or {}).get("cnpg.io/jobRole") == "full-recovery":
+        return _recovery_target(runtime, pod, container, manager)
     member = manager.member(meta["name"]) if manager is not None else None  # the CNPG instance in this pod
 
     def running() -> bool:
@@ -78,6 +80,20 @@ def target(runtime: Any, pod: dict[str, Any], container: str) -> Target:
     if member is None or container != "postgres" or not running():
         raise NotRunning(container)
     return _instance_target(runtime, pod, member.instance, running)
+
+
+def _recovery_target(runtime: Any, pod: dict[str, Any], container: str, manager: Any) -> Target:
+    """The `full-recovery` container of CNPG's restore Job, while its restore runs: PGDATA is the instance's folder
+    being restored (cnpg_recovery_job.py)."""
+    job = manager.restoring
+    meta = pod["metadata"]
+    if container != "full-recovery" or job is None or job.pod_uid != meta["uid"]:
+        raise NotRunning(container)
+    instance = manager.instance
+    env = {"PATH": f"{PG_BIN}:{BASE_PATH}", "HOSTNAME": meta["name"], "LANG": "C.UTF-8", "PGDATA": CNPG_PGDATA,
+           "HOME": str(instance.root / "tmp")}
+    env.update(runtime.network.resolver_env(meta["namespace"]))
+    return Target(env, instance.root, lambda: manager.restoring is job, {CNPG_PGDATA: instance.data_dir}, "postgres")
 
 
 def _instance_target(runtime: Any, pod: dict[str, Any], instance: Any, running: Callable[[], bool]) -> Target:

@@ -32,7 +32,8 @@ from tests.support.versions import REPO_ROOT
 
 class TcpGate:
     """A TCP forwarder on 127.0.0.1 to `target`. `close()` resets the open connections and every new one (the
-    server looks gone from the client's side: "connection reset by peer"); `open()` forwards again.
+    server looks gone from the client's side: "connection reset by peer"); `open()` forwards again. `hold()` accepts
+    new connections and forwards nothing on them until `release()` (a server that stalls: the client waits).
 
     The listening socket stays: closing and re-binding it can leave a connection in the old accept queue that
     nobody answers, which is a hung server rather than an unreachable one."""
@@ -41,6 +42,8 @@ class TcpGate:
         self.target = (target_host, target_port)
         self.scheme = scheme  # what the clients speak through it (TLS passes through untouched)
         self._closed = threading.Event()
+        self._released = threading.Event()
+        self._released.set()
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -70,7 +73,14 @@ class TcpGate:
         for connection in connections:
             _reset(connection)
 
+    def hold(self) -> None:
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     def shutdown(self) -> None:
+        self.release()
         self.close()
         try:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() of its thread
@@ -87,20 +97,27 @@ class TcpGate:
             if self._closed.is_set():
                 _reset(client)
                 continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=10)
-                upstream.settimeout(None)
-            except OSError:
-                _reset(client)
-                continue
-            with self._lock:
-                self._connections |= {client, upstream}
-            if self._closed.is_set():  # closed while this one was being connected
-                _reset(client)
-                _reset(upstream)
-                continue
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        self._released.wait()
+        if self._closed.is_set():
+            _reset(client)
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=10)
+            upstream.settimeout(None)
+        except OSError:
+            _reset(client)
+            return
+        with self._lock:
+            self._connections |= {client, upstream}
+        if self._closed.is_set():  # closed while this one was being connected
+            _reset(client)
+            _reset(upstream)
+            return
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         copy_stream(source, sink)

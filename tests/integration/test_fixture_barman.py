@@ -2,6 +2,8 @@
 
 import time
 
+from ansible_collections.mlops.mlflow.plugins.module_utils.backup_catalog import parse_backup_info
+
 
 def _utc_now(pg) -> str:
     return pg.sql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')")[0][0]
@@ -28,6 +30,11 @@ def test_archive_backup_and_point_in_time_restore(pg_factory, barman_store, s3_s
     keys = s3_server.list_keys(bucket, "mlflow-pg/pg-cluster-v1/")
     assert f"mlflow-pg/pg-cluster-v1/base/{backup_id}/backup.info" in keys
     assert any("/wals/" in key for key in keys)
+    # What a restore's progress is measured against: barman-cloud-backup records the cluster's size when the backup
+    # started (sum(pg_tablespace_size()), barman's BackupStrategy._pg_get_metadata).
+    info = parse_backup_info(barman_store._backup_info("pg-cluster-v1", backup_id), backup_id)  # noqa: SLF001
+    data_size = int(source.sql("SELECT sum(pg_tablespace_size(oid)) FROM pg_tablespace")[0][0])
+    assert info.cluster_size and abs(info.cluster_size - data_size) < data_size * 0.2, (info.cluster_size, data_size)
 
     restored = pg_factory(start=False, name="restored")
     barman_store.restore("pg-cluster-v1", backup_id, restored, target_time=target_time)

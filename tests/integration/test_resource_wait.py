@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,13 @@ def deployment(cluster, name: str, image: str) -> None:
                         "spec": {"containers": [{"name": "main", "image": image, "command": ["sleep", "3600"]}]}}}})
 
 
+def backup(cluster, name: str) -> None:
+    apply(cluster, {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+                    "metadata": {"name": name, "namespace": NAMESPACE},
+                    "spec": {"cluster": {"name": "pg"}, "method": "plugin",
+                             "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"}}})
+
+
 def test_a_rollout_that_finishes_returns_the_deployment_in_check_mode_too(cluster):
     deployment(cluster, "ready", "busybox:1.36")
     for check in (False, True):
@@ -83,14 +91,42 @@ def test_a_rollout_that_never_finishes_shows_progress_then_fails_with_what_it_sa
 
 def test_a_backup_no_controller_takes_times_out_with_its_phase(cluster):
     # The stand-ins leave Backups alone (no backup is pretended): this one never gets a phase.
-    apply(cluster, {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
-                    "metadata": {"name": "pending", "namespace": NAMESPACE},
-                    "spec": {"cluster": {"name": "pg"}, "method": "plugin",
-                             "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"}}})
+    backup(cluster, "pending")
     run = wait(cluster, kind="Backup", name="pending", wait_timeout=3, wait_sleep=1)
     assert run.returncode != 0
     assert "Backup waits/pending did not reach a final phase (completed or failed) in time. Last seen: phase not " \
            "started." in result_of(run)["msg"]
+
+
+def finish_backup(cluster, name: str, phase: str) -> None:
+    cluster.kubectl("patch", "backups.postgresql.cnpg.io", name, "-n", NAMESPACE, "--subresource=status",
+                    "--type=merge", "-p", json.dumps({"status": {"phase": phase}}))
+
+
+def wait_while(cluster, change, name: str) -> dict:
+    """Wait for Backup `name` (a read every 20 s at most, were it polled) while `change` happens a second later."""
+    later = threading.Timer(1.0, change)
+    later.start()
+    try:
+        run = wait(cluster, kind="Backup", name=name, wait_timeout=60, wait_sleep=20)
+    finally:
+        later.join()
+    assert run.returncode == 0, run.stdout[-3000:]
+    return result_of(run)
+
+
+def test_a_change_is_seen_when_the_api_server_sends_it_not_at_the_next_read(cluster):
+    """The wait watches: a Backup completed a second after the wait began ends it then, long before wait_sleep
+    (20 s) would have brought a second read; and a Backup created after the wait began is seen too (the list's
+    resourceVersion is where the watch starts, so nothing in between is missed)."""
+    backup(cluster, "watched")
+    result = wait_while(cluster, lambda: finish_backup(cluster, "watched", "completed"), "watched")
+    assert result["resource"]["status"]["phase"] == "completed"
+    assert result["elapsed"] < 20, result
+
+    result = wait_while(cluster, lambda: (backup(cluster, "late"), finish_backup(cluster, "late", "failed")), "late")
+    assert result["resource"]["status"]["phase"] == "failed"
+    assert result["elapsed"] < 20, result
 
 
 def test_a_bad_input_is_refused_before_anything_is_read(cluster):

@@ -4,12 +4,17 @@ recovery that would archive into a non-empty folder stays not ready with "Expect
 
 from __future__ import annotations
 
+import re
+import subprocess
+import threading
 import time
 import uuid
 
 import pytest
 
+from tests.e2e.faults import TcpGate
 from tests.sandbox.runtime_stack import BACKUP_BUCKET, CHART, Stack, processes_of, wait_until
+from tests.support.ansible_run import run_module
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (CHART / "Chart.yaml").is_file(), reason="charts/mlflow is not in this checkout")]
@@ -64,6 +69,26 @@ def test_recovery_to_a_time_between_two_writes(stack: Stack):
     # A new app secret with a new password: the recovered owner logs in with it (and the old one is refused).
     assert stack.app_credentials("pg-cluster-v2")[1] != stack.app_credentials(OLD)[1]
 
+    # CNPG restored the base backup in its full-recovery Job (cloudnative-pg pkg/specs/jobs.go,
+    # CreatePrimaryJobViaRecovery): owned by the Cluster, complete, its pod done; nothing is left to exec into.
+    job = stack.get("jobs.batch", "pg-cluster-v2-1-full-recovery")
+    assert {key: job["metadata"]["labels"][key] for key in ("cnpg.io/cluster", "cnpg.io/instanceName",
+                                                            "cnpg.io/jobRole")} == \
+        {"cnpg.io/cluster": "pg-cluster-v2", "cnpg.io/instanceName": "pg-cluster-v2-1", "cnpg.io/jobRole": "full-recovery"}
+    assert [(ref["kind"], ref["name"]) for ref in job["metadata"]["ownerReferences"]] == [("Cluster", "pg-cluster-v2")]
+    wait_until(lambda: any(c["type"] == "Complete" and c["status"] == "True"
+                           for c in (stack.get("jobs.batch", job["metadata"]["name"]).get("status") or {})
+                           .get("conditions") or []), 60, "the full-recovery Job to complete")
+    pods = stack.items("pods", "-l", "cnpg.io/cluster=pg-cluster-v2,cnpg.io/jobRole=full-recovery")
+    assert [(pod["spec"]["containers"][0]["name"], pod["status"]["phase"]) for pod in pods] == \
+        [("full-recovery", "Succeeded")]
+    assert pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    finished = stack.cluster.kubectl("exec", "-n", stack.namespace, pods[0]["metadata"]["name"], "-c", "full-recovery",
+                                     "--", "du", "-sb", "/var/lib/postgresql/data/pgdata", check=False)
+    # kubectl's own check of the pod's phase (pkg/cmd/exec/exec.go), before it asks the API server.
+    assert finished.returncode != 0 and "cannot exec into a container in a completed pod" in finished.stderr, \
+        finished.stderr
+
     # It archives under its own serverName, never into the source's folder.
     stack.wait_condition("clusters.postgresql.cnpg.io", "pg-cluster-v2", "ContinuousArchiving", timeout=120)
     keys = [o["Key"] for o in stack.s3().list_objects_v2(
@@ -113,3 +138,58 @@ def test_recovery_into_an_image_of_another_major_never_starts(stack: Stack):
     ready = [c for c in cluster["status"]["conditions"] if c["type"] == "Ready"][0]
     assert ready["status"] == "False" and "incompatible" in ready["message"]
     assert "pgDataImageInfo" not in cluster["status"]
+
+
+def _hold_when_created(stack: Stack, job: str, gate: TcpGate) -> subprocess.Popen:
+    """Hold the gate the moment `job` exists (a watch, not a poll): CNPG's restore then stalls on the store."""
+    watch = subprocess.Popen(["kubectl", "get", "jobs.batch", "-n", stack.namespace, "-w", "-o", "name"],
+                             env=stack.cluster.env, stdout=subprocess.PIPE, text=True)
+
+    def hold():
+        for line in watch.stdout:
+            if line.strip() == f"job.batch/{job}":
+                gate.hold()
+                return
+    threading.Thread(target=hold, daemon=True).start()
+    return watch
+
+
+def test_a_restore_in_progress_shows_in_its_job_pod_and_in_the_recovery_wait(stack: Stack):
+    """While CNPG's full-recovery Job restores, its pod runs and its `full-recovery` container reaches the PGDATA
+    being written (cloudnative-pg pkg/specs/jobs.go); resource_wait's progress lines say how much is restored
+    against the backup's size. The restore is held on purpose: the recovery's ObjectStore reaches S3 through a gate
+    (tests/e2e/faults.py) that stalls new connections from the moment the Job exists, and lets them through later."""
+    gate = TcpGate.to_url(stack.info["s3"]["endpoint"])
+    store = stack.get("objectstores.barmancloud.cnpg.io", "mlflow-backups")
+    stack.apply({"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore", "metadata": {"name": "held-backups"},
+                 "spec": {"configuration": {**store["spec"]["configuration"], "endpointURL": gate.url}}})
+    size = int(stack.superuser_sql(OLD, "SELECT sum(pg_tablespace_size(oid)) FROM pg_tablespace")[0][0])
+    watch = _hold_when_created(stack, "pg-cluster-v4-1-full-recovery", gate)
+    try:
+        cluster = _recovery_cluster("pg-cluster-v4", "pg-cluster-v4")
+        cluster["spec"]["externalClusters"][0]["plugin"]["parameters"]["barmanObjectName"] = "held-backups"
+        stack.apply(cluster)
+        selector = "cnpg.io/cluster=pg-cluster-v4,cnpg.io/jobRole=full-recovery"
+        pod = wait_until(lambda: next((p for p in stack.items("pods", "-l", selector)
+                                       if (p.get("status") or {}).get("phase") == "Running"), None),
+                         120, "the full-recovery pod to run")
+        assert not gate._released.is_set(), "the gate was not held before the restore began"  # noqa: SLF001
+        restored = stack.cluster.kubectl("exec", "-n", stack.namespace, pod["metadata"]["name"], "-c",
+                                         "full-recovery", "--", "du", "-sb", "/var/lib/postgresql/data/pgdata")
+        assert int(restored.stdout.split()[0]) < size  # the restore has barely begun
+
+        threading.Timer(6.0, gate.release).start()
+        env = {key: stack.cluster.env[key] for key in ("K8S_AUTH_KUBECONFIG", "TMPDIR", "HOME")}
+        run = run_module("mlops.mlflow.resource_wait", {
+            "kind": "Cluster", "name": "pg-cluster-v4", "namespace": stack.namespace, "wait_timeout": 180,
+            "progress_interval": 1, "restore_bytes": size}, env=env)
+        assert run.returncode == 0, run.stdout[-3000:]
+        lines = [line for line in run.stdout.splitlines() if line.startswith("resource_wait: ")]
+        megabytes = round(size / 1048576)
+        assert any(re.search(rf"; base backup restore: \d+ MB of {megabytes} MB \(\d+%\)", line) for line in lines), lines
+        # While nothing is restored there is no rate to promise a time left from (not hours for an empty folder).
+        assert not any("s left" in line for line in lines if " restore: 0 MB of " in line), lines
+        assert run.result["resource"]["status"]["phase"] == "Cluster in healthy state"
+    finally:
+        watch.kill()
+        gate.shutdown()

@@ -23,6 +23,7 @@ begin_time=2026-11-30 08:02:53.068603+00:00
 begin_wal=000000010000000000000002
 begin_xlog=0/2000028
 children_backup_ids=None
+cluster_size=23174857
 compression=None
 config_file=/data/postgresql.conf
 copy_stats={'total_time': 3.79976, 'number_of_workers': 2}
@@ -74,7 +75,7 @@ def test_parse_backup_info_of_a_real_backup():
     assert info.as_result() == {"id": "20261130T080253", "begin": "2026-11-30T08:02:53.068603Z",
                                 "end": "2026-11-30T08:02:53.620357Z", "timeline": 1,
                                 "begin_wal": "000000010000000000000002", "end_wal": "000000010000000000000002",
-                                "postgresql_major": 15}
+                                "postgresql_major": 15, "cluster_size": 23174857}
 
 
 def test_started_backup_is_not_done():

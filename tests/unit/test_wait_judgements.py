@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.mlops.mlflow.plugins.action import resource_wait as action
 from ansible_collections.mlops.mlflow.plugins.module_utils.resource_wait import (
-    backup_finished, cluster_ready, deployment_rolled_out, state)
+    backup_finished, cluster_ready, deployment_rolled_out, restore_summary, state)
 from ansible_collections.mlops.mlflow.plugins.modules import resource_wait as module
 
 
@@ -61,6 +61,24 @@ def test_what_a_person_reads_while_waiting():
     assert state("Backup", {"status": {"phase": "running", "startedAt": "2026-12-03T10:00:00Z"}}, {}) == \
         "phase running since 2026-12-03T10:00:00Z"
     assert state("Backup", {}, {}) == "not found"
+
+
+def test_what_a_person_reads_of_a_restore():
+    mb = 1048576
+    # 640 MB of 1165 in 8 s: the rest at that rate.
+    assert restore_summary("Running", 640 * mb, 1165 * mb, 8.0) == \
+        "base backup restore: 640 MB of 1165 MB (54%), about 7 s left"
+    # The restored folder outgrows the estimate (files added after the backup started): never 100% while running,
+    # and no time left to guess.
+    assert restore_summary("Running", 1200 * mb, 1165 * mb, 20.0) == "base backup restore: 1200 MB of 1165 MB (99%)"
+    # Nothing restored yet, or du not possible (no pods/exec): no rate to guess from.
+    assert restore_summary("Running", 0, 1165 * mb, 1.0) == "base backup restore: 0 MB of 1165 MB (0%)"
+    # An empty PGDATA (the folder itself, 4 kB) or a first few MB: too little for a rate.
+    assert restore_summary("Running", 4096, 1165 * mb, 5.0) == "base backup restore: 0 MB of 1165 MB (0%)"
+    assert restore_summary("Running", 10 * mb, 1165 * mb, 5.0) == "base backup restore: 10 MB of 1165 MB (0%)"
+    assert restore_summary("Running", None, 1165 * mb, 3.0) == "restoring the base backup (1165 MB when it was taken)"
+    assert restore_summary("Succeeded", None, 1165 * mb, None) == "base backup restored, replaying WAL"
+    assert restore_summary("", None, 1165 * mb, None) == ""
 
 
 @pytest.mark.parametrize("option, default", [("wait_timeout", action.DEFAULT_TIMEOUT),
