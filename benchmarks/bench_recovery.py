@@ -113,6 +113,11 @@ def prepare(sandbox: Sandbox, namespace: str, megabytes: int) -> dict:
     return {"database_mb": round(size), "last_write": last_write}
 
 
+def restore_progress(run) -> list[str]:
+    """The progress lines the wait for the restored cluster printed (every 10 s): what a person saw of the restore."""
+    return [line for line in run.stdout.splitlines() if line.startswith("resource_wait: ") and "Cluster " in line]
+
+
 def drill(sandbox: Sandbox, namespace: str) -> dict:
     # Production is watched through its Route while the drill restores elsewhere: its clients should see nothing.
     with tempfile.TemporaryDirectory() as reports, Prober(sandbox.mlflow(namespace)) as prober:
@@ -123,7 +128,7 @@ def drill(sandbox: Sandbox, namespace: str) -> dict:
     return {"playbook_s": round(time.time() - wall, 1), "rto_s": report["rto_seconds"],
             "rpo_s": report["rpo_seconds"], "runs": report["runs"], "phases": found,
             "client_outage_s": round(prober.longest_outage(), 1), "failed_probes": prober.failures,
-            "probes": len(prober.results)}
+            "probes": len(prober.results), "restore_progress": restore_progress(run)}
 
 
 def floor(sandbox: Sandbox, namespace: str, workdir: Path) -> dict:
@@ -182,7 +187,7 @@ def recover(sandbox: Sandbox, namespace: str, last_write: float) -> dict:
     return {"rto_s": round(rto, 1), "playbook_s": round(playbook, 1), "rpo_s": rpo, "runs": len(names),
             "phases": found,
             "client_outage_s": round(prober.longest_outage(), 1), "failed_probes": prober.failures,
-            "probes": len(prober.results)}
+            "probes": len(prober.results), "restore_progress": restore_progress(run)}
 
 
 def draw(results: dict) -> None:
