@@ -114,7 +114,7 @@ def prepare(sandbox: Sandbox, namespace: str, megabytes: int) -> dict:
 
 
 def restore_progress(run) -> list[str]:
-    """The progress lines the wait for the restored cluster printed (every 10 s): what a person saw of the restore."""
+    """The progress lines the wait for the restored cluster printed (every 5 s): what a person saw of the restore."""
     return [line for line in run.stdout.splitlines() if line.startswith("resource_wait: ") and "Cluster " in line]
 
 
