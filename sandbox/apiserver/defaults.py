@@ -130,13 +130,7 @@ def _stateful_set(obj: dict[str, Any]) -> None:
     retention.setdefault("whenScaled", "Retain")
     _replicated(obj)
     spec.setdefault("revisionHistoryLimit", 10)
-    # A new StatefulSet is served with its status zeroed, never without one: the registry's PrepareForCreate sets
-    # an empty StatefulSetStatus (pkg/registry/apps/statefulset/strategy.go), whose replicas and availableReplicas
-    # are not omitempty (staging/src/k8s.io/api/apps/v1/types.go). kubernetes.core's waiter reads
-    # status.updatedReplicas before the controller's first status update.
-    status = obj["status"] = obj.get("status") or {}
-    status.setdefault("replicas", 0)
-    status.setdefault("availableReplicas", 0)
+    # Its zeroed status on create is the registry's (strategies.py), after the create dropped what the body had.
 
 
 def _daemon_set(obj: dict[str, Any]) -> None:

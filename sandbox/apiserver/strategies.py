@@ -25,6 +25,7 @@ from .store import Store
 _SERVICE = ("", "Service")
 _JOB = ("batch", "Job")
 _NAMESPACE = ("", "Namespace")
+_STATEFUL_SET = ("apps", "StatefulSet")
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 _POD = ("", "Pod")
 _SELECTOR_SCALED = {("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet")}
@@ -54,6 +55,12 @@ class Strategies:
             obj["status"] = {"phase": "Active"}
         elif kind == _CRD:
             obj["status"] = crds.status(obj)
+        elif kind == _STATEFUL_SET:
+            # PrepareForCreate (pkg/registry/apps/statefulset/strategy.go) sets an empty StatefulSetStatus, whose
+            # replicas and availableReplicas are not omitempty (staging/src/k8s.io/api/apps/v1/types.go): a new
+            # StatefulSet is never served without a status, also before the controller's first status update
+            # (kubernetes.core's waiter reads status.updatedReplicas at once).
+            obj["status"] = {"replicas": 0, "availableReplicas": 0}
 
     def prepare_update(self, resource: ResourceType, obj: dict[str, Any], old: dict[str, Any]) -> None:
         """Carry over what the server assigned and an update leaves out."""

@@ -147,6 +147,14 @@ def test_statefulset_and_daemonset_defaults_and_wait_through_kubernetes_core(clu
         assert set(resource) == {"apiVersion", "kind", "metadata"}
         assert resource["kind"] == "PartialObjectMetadata" and resource["apiVersion"] == "meta.k8s.io/v1"
     assert run["r_list"]["resources"][0]["metadata"]["name"] == "agent"
+    # What a create answers before any controller wrote a status: the registry's empty StatefulSetStatus
+    # (PrepareForCreate, pkg/registry/apps/statefulset/strategy.go), whatever status the body carried. Without it the
+    # waiter above read `status` None when it came before the controller (a flake under load).
+    body = json.loads(workload("StatefulSet", "fresh", {"replicas": 1, "serviceName": "fresh"}))
+    body["status"] = {"replicas": 5, "readyReplicas": 5}
+    created = json.loads(cluster.kubectl("create", "--dry-run=server", "-o", "json", "-f", "-",
+                                         stdin=json.dumps(body)).stdout)
+    assert created["status"] == {"replicas": 0, "availableReplicas": 0}, created.get("status")
 
 
 POD = textwrap.dedent("""\
