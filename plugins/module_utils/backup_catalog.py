@@ -95,17 +95,16 @@ def parse_backup_info(text: str, backup_id: str | None = None) -> BackupInfo:
         value = fields.get(name)
         return int(value) if value and value.isdigit() else None
 
-    timeline, version = fields.get("timeline"), fields.get("version")
     return BackupInfo(
         backup_id=fields.get("backup_id") or backup_id,
         status=fields.get("status"),
         begin_time=timestamp("begin_time"),
         end_time=timestamp("end_time"),
-        timeline=int(timeline) if timeline and timeline.isdigit() else None,
+        timeline=number("timeline"),
         system_id=fields.get("systemid"),
         begin_wal=fields.get("begin_wal"),
         end_wal=fields.get("end_wal"),
-        version=int(version) if version and version.isdigit() else None,
+        version=number("version"),
         cluster_size=number("cluster_size"),
     )
 

@@ -30,9 +30,10 @@ from ansible_collections.mlops.mlflow.plugins.module_utils.errors import Collect
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-    from kubernetes.dynamic.exceptions import DynamicApiError
+    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
 except ImportError:  # `client` reports the missing library through AnsibleK8SModule.requires
     CoreException = DynamicApiError = None
+    NotFoundError = LookupError
 
 
 def api_error_message(exc, action: str) -> str:
@@ -72,6 +73,13 @@ class CollectionModule(AnsibleK8SModule):
 
     def resource(self, kind: str, api_version: str):
         return self.client.resource(kind, api_version)
+
+    def read(self, kind: str, api_version: str, name: str, namespace: str) -> dict:
+        """The object as a dict, or {} when it does not exist (other API errors are raised)."""
+        try:
+            return self.client.get(self.resource(kind, api_version), name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            return {}
 
     def hide(self, *values) -> None:
         """Mask these values (a password, a Secret's data) in everything the module returns or logs."""

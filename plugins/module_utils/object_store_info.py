@@ -17,11 +17,6 @@ import tempfile
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 
-try:
-    from kubernetes.dynamic.exceptions import NotFoundError
-except ImportError:  # the module reports the missing library when it makes the client
-    NotFoundError = LookupError
-
 PLUGIN = "barman-cloud.cloudnative-pg.io"
 KINDS = {"Cluster": "postgresql.cnpg.io/v1", "ObjectStore": "barmancloud.cnpg.io/v1", "Secret": "v1",
          "Deployment": "apps/v1"}
@@ -29,10 +24,7 @@ KINDS = {"Cluster": "postgresql.cnpg.io/v1", "ObjectStore": "barmancloud.cnpg.io
 
 def read(module, kind: str, name: str, namespace: str) -> dict:
     """The object, or {} when it does not exist."""
-    try:
-        return module.client.get(module.resource(kind, KINDS[kind]), name=name, namespace=namespace).to_dict()
-    except NotFoundError:
-        return {}
+    return module.read(kind, KINDS[kind], name, namespace)
 
 
 def store_name(cluster: dict, default: str) -> str:

@@ -17,11 +17,6 @@ import time
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 from ansible_collections.mlops.mlflow.plugins.module_utils.pod_exec import core_api, run
 
-try:
-    from kubernetes.dynamic.exceptions import NotFoundError
-except ImportError:  # the module reports the missing library when it makes the client
-    NotFoundError = LookupError
-
 POLL = 0.25  # seconds between two reads of pg_stat_archiver
 # PostgreSQL's archiver tries a segment three times in a row (NUM_ARCHIVE_RETRIES in src/backend/postmaster/pgarch.c)
 # before it sleeps: three more failures since the switch mean the store refuses now.
@@ -66,11 +61,7 @@ def switch(module) -> dict:
     namespace, name = params["namespace"], params["cluster"]
     table = _identifier(params["marker_table"], "marker_table")
     marker = _identifier(params["marker"], "marker") if params["marker"] else ""
-    try:
-        cluster = module.client.get(module.resource("Cluster", "postgresql.cnpg.io/v1"), name=name,
-                                    namespace=namespace).to_dict()
-    except NotFoundError:  # lost with its data: the archive is all there is
-        cluster = {}
+    cluster = module.read("Cluster", "postgresql.cnpg.io/v1", name, namespace)  # {}: lost, the archive is all there is
     primary = running_primary(cluster)
     result = {"changed": False, "switched": False, "segment": "", "marker": "", "primary": primary}
     if not primary:
