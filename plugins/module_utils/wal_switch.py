@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the mlops.mlflow collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Close a CNPG cluster's current WAL segment and wait until the archiver has it: the work of the wal_switch module.
+"""Close a CNPG cluster's current WAL segment and wait until the archiver has it: the work of the wal_switch module;
+and find the marker it wrote in a restored copy: the work of wal_marker_info.
 
 CNPG archives a segment when it is full or after archive_timeout (5 minutes): without a switch the newest minutes of
 writes cannot be recovered yet. psql runs as the superuser in the primary's `postgres` container, over pods/exec, as
@@ -28,6 +29,9 @@ ARCHIVER_STATE = ("SELECT CASE WHEN coalesce(last_archived_wal, '') >= '{segment
                   "pg_ls_archive_statusdir() WHERE name = '{segment}.done') THEN 'archived' WHEN failed_count >= "
                   "{failures} THEN 'failing' ELSE 'waiting' END, coalesce(last_failed_wal, '-'), "
                   "coalesce((last_failed_time AT TIME ZONE 'UTC')::text || ' UTC', '-') FROM pg_stat_archiver")
+MARKER_TABLE_EXISTS = "SELECT to_regclass('{table}') IS NOT NULL"
+MARKER_WRITTEN_AT = ("SELECT coalesce((SELECT to_char(written_at AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM {table} WHERE marker = '{marker}'), '')")
 MARKER = ("CREATE TABLE IF NOT EXISTS {table} (marker text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT "
           "clock_timestamp()); INSERT INTO {table} (marker) VALUES ('{marker}') ON CONFLICT DO NOTHING")
 
@@ -91,3 +95,27 @@ def switch(module) -> dict:
                 "WAL segment %s was not archived within %s s (is WAL archiving failing? kubectl -n %s get cluster %s"
                 " shows the ContinuousArchiving condition)" % (segment, params["archive_timeout"], namespace, name)))
         time.sleep(POLL)
+
+
+def find_marker(module) -> dict:
+    """Whether the running primary holds the marker row (the copy replayed WAL up to the switch that followed it).
+
+    A missing table is an answer, not an error: the table is created with the first marker, after the base backup
+    the copy was restored from, so a copy that did not replay that far has no table at all."""
+    params = module.params
+    namespace, name = params["namespace"], params["cluster"]
+    table = _identifier(params["marker_table"], "marker_table")
+    marker = _identifier(params["marker"], "marker")
+    cluster = module.read("Cluster", "postgresql.cnpg.io/v1", name, namespace)
+    primary = running_primary(cluster)
+    result = {"changed": False, "found": False, "written_at": "", "primary": primary, "reason": ""}
+    if not primary:
+        return dict(result, reason="the primary of %s is not running" % name if cluster
+                    else "cluster %s does not exist" % name)
+    api = core_api(module)
+    if psql(api, namespace, primary, MARKER_TABLE_EXISTS.format(table=table)) != ["t"]:
+        return dict(result, reason="no table %s: the copy holds no marker at all" % table)
+    written_at = psql(api, namespace, primary, MARKER_WRITTEN_AT.format(table=table, marker=marker))[0]
+    if not written_at:
+        return dict(result, reason="marker %s is not in %s" % (marker, table))
+    return dict(result, found=True, written_at=written_at)

@@ -1,4 +1,4 @@
-"""wal_switch through ansible-playbook against sandbox CNPG clusters (real PostgreSQL, barman-cloud, S3 over HTTPS):
+"""wal_switch, and wal_marker_info that finds its marker, through ansible-playbook against sandbox CNPG clusters (real PostgreSQL, barman-cloud, S3 over HTTPS):
 one that archives, one whose ObjectStore lacks the S3's CA (barman-cloud-wal-archive fails certificate verification,
 as against a store signed by a private CA: tests/sandbox/test_s3_tls_and_reach.py), a hibernated one and one that
 does not exist.
@@ -86,6 +86,31 @@ def test_the_segment_is_switched_and_archived_with_the_marker_before_it(stack: S
         Bucket=BACKUP_BUCKET, Prefix=f"{stack.namespace}/pg-trusted/wals/")["Contents"]]
     assert any(key.split("/")[-1].startswith(result["segment"]) for key in keys), keys
     assert stack.superuser_sql("pg-trusted", "SELECT marker FROM mlops_mlflow_wal_marker") == [("20261203101500",)]
+
+
+def find_marker(stack: Stack, **options):
+    env = {key: stack.cluster.env[key] for key in ("K8S_AUTH_KUBECONFIG", "TMPDIR", "HOME")}
+    run = run_module("mlops.mlflow.wal_marker_info", {"namespace": stack.namespace, **options}, env=env)
+    assert run.returncode == 0 and run.report, run.stdout[-3000:]
+    return run.result
+
+
+def test_the_marker_is_found_where_it_was_written_and_nowhere_else(stack: Stack):
+    assert switch(stack, cluster="pg-trusted", marker="found_here").returncode == 0
+    written_at = stack.superuser_sql("pg-trusted", "SELECT to_char(written_at AT TIME ZONE 'UTC', "
+                                                   "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM mlops_mlflow_wal_marker"
+                                                   " WHERE marker = 'found_here'")[0][0]
+    result = find_marker(stack, cluster="pg-trusted", marker="found_here")
+    result.pop("action")
+    assert result == {"changed": False, "found": True, "written_at": written_at, "primary": "pg-trusted-1",
+                      "reason": ""}, result
+    # Another marker, in the same table: not found; a copy that never had the table: an answer, not an error.
+    result = find_marker(stack, cluster="pg-trusted", marker="never_written")
+    assert result["found"] is False and result["reason"] == "marker never_written is not in mlops_mlflow_wal_marker"
+    result = find_marker(stack, cluster="pg-trusted", marker="found_here", marker_table="no_marker_table_here")
+    assert result["found"] is False and result["reason"] == "no table no_marker_table_here: the copy holds no marker at all"
+    result = find_marker(stack, cluster="pg-gone", marker="found_here")
+    assert result["found"] is False and result["reason"] == "cluster pg-gone does not exist"
 
 
 def test_check_mode_reads_the_cluster_and_switches_nothing(stack: Stack):
