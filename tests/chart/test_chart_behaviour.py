@@ -138,6 +138,21 @@ def test_recovery_to_a_point_in_time_with_stable_credentials():
     assert env["PGHOST"] == "pg-cluster-v2-rw"
 
 
+def test_a_recovery_to_a_past_time_can_keep_the_server_on_the_cluster_it_runs_on():
+    # recover.yml restores to a past time while MLflow serves: the release that creates the new cluster keeps the
+    # server's connection (host and credentials) on the old one; its last release empties mlflow.database.
+    values, api_versions = SCENARIOS["recovery-target-time"]
+    kept = {**values, "mlflow": {**values.get("mlflow", {}), "replicas": 2,
+                                 "database": {"host": "pg-cluster-v1-rw", "secretName": "pg-cluster-v1-app"}}}
+    objects = render(kept, api_versions)
+    assert one(objects, "Cluster")["metadata"]["name"] == "pg-cluster-v2"
+    assert one(objects, "Deployment")["spec"]["replicas"] == 2
+    env = env_of(container(objects))
+    assert env["PGHOST"] == "pg-cluster-v1-rw"
+    assert env["PGUSER"]["secretKeyRef"] == {"name": "pg-cluster-v1-app", "key": "username"}
+    assert env["PGPASSWORD"]["secretKeyRef"] == {"name": "pg-cluster-v1-app", "key": "password"}
+
+
 def test_recovery_from_another_object_store():
     objects = openshift({**RECOVERY, "recovery": {"serverName": "pg-cluster-v1", "objectStoreName": "old-store"}})
     (source,) = one(objects, "Cluster")["spec"]["externalClusters"]

@@ -207,6 +207,18 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def runs_around_a_target(client, experiment_name: str, kept: str = "before-target") -> str:
+    """A run, a target time 1.5 s later, a run 1.5 s after that: what a recovery to the target keeps and loses (the
+    second run is named `after-target`). Returns the target (RFC 3339, UTC)."""
+    experiment = client.create_experiment(experiment_name)
+    client.log_run(experiment, kept)
+    time.sleep(1.5)
+    target = utc_now()
+    time.sleep(1.5)
+    client.log_run(experiment, "after-target")
+    return target
+
+
 def wait_for_base_backup(sandbox: Sandbox, namespace: str) -> None:
     stack = Stack(sandbox.cluster, namespace)
     deadline = time.monotonic() + 180

@@ -24,7 +24,7 @@ import pytest
 
 from sandbox.runtime.waiting import wait_for
 from tests.e2e import faults
-from tests.e2e.sandbox_flows import Sandbox, wait_for_base_backup
+from tests.e2e.sandbox_flows import Sandbox, runs_around_a_target, wait_for_base_backup
 from tests.support.ansible_run import assert_ok, failure_message
 from tests.support.prober import Prober
 from tests.e2e.test_recover_drill import run_names
@@ -299,15 +299,15 @@ def test_recover_refuses_while_the_object_store_is_unreachable_then_converges(sa
 
 
 def test_a_recovery_killed_half_way_resumes_on_the_rerun(sandbox: Sandbox, namespace: str):
-    """Case 6: the playbook (and its modules) killed while it waits for the recovered cluster."""
+    """Case 6: the playbook (and its modules) killed while it waits for the recovered cluster. To a past time, so
+    MLflow was still serving from the old cluster then: it keeps serving after the kill, and the rerun stops it,
+    points basic-auth.ini at the new cluster and starts it there."""
     values = sandbox.values(namespace, "3.5.0")
     assert_ok(faults.run(sandbox, "deploy", namespace, values))
     wait_for_base_backup(sandbox, namespace)
-    client = sandbox.mlflow(namespace)
-    client.log_run(client.create_experiment("recovery"), "kept")
-    Stack(sandbox.cluster, namespace).switch_wal_and_wait_archived(CLUSTER)
+    past = {"recovery_target_time": runs_around_a_target(sandbox.mlflow(namespace), "recovery", kept="kept")}
 
-    process = faults.start_killable(sandbox, "recover", namespace, values)
+    process = faults.start_killable(sandbox, "recover", namespace, values, past)
 
     def recovery_started() -> bool:
         releases = json.loads(sandbox.cluster.helm("list", "-n", namespace, "-o", "json").stdout)
@@ -315,14 +315,18 @@ def test_a_recovery_killed_half_way_resumes_on_the_rerun(sandbox: Sandbox, names
                 and release_values(sandbox, namespace)["postgresql"]["clusterName"] == "pg-cluster-v2")
     faults.wait_while_running(lambda: process.poll() is None, recovery_started, 900, "the new cluster's release")
     faults.kill_group(process)
+    # The run died while MLflow served from the old cluster: it still does, with everything written there.
+    assert run_names(sandbox, namespace) == ["after-target", "kept"]
 
-    rerun = faults.run(sandbox, "recover", namespace, values)
+    rerun = faults.run(sandbox, "recover", namespace, values, past)
     message = failure_message(rerun)
     assert rerun.returncode != 0 and "Another run holds the lock" in message, message
-    resumed = faults.run(sandbox, "recover", namespace, values, {"mlflow_lock_force": True})
+    resumed = faults.run(sandbox, "recover", namespace, values, {**past, "mlflow_lock_force": True})
     assert_ok(resumed)
     assert run_names(sandbox, namespace) == ["kept"]
     assert release_values(sandbox, namespace)["postgresql"]["clusterName"] == "pg-cluster-v2"
+    # On the recovered cluster now: the connection the release kept on the old one while it served is emptied.
+    assert release_values(sandbox, namespace)["mlflow"]["database"] == {"host": "", "secretName": ""}
     clusters = [item["metadata"]["name"] for item in
                 sandbox.cluster.get("clusters.postgresql.cnpg.io", "-n", namespace)["items"]]
     assert sorted(clusters) == [CLUSTER, "pg-cluster-v2"]

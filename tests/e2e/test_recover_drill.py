@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.sandbox_flows import Sandbox, utc_now, wait_for_base_backup
+from benchmarks.phases import task_timings
+from tests.e2e.sandbox_flows import Sandbox, runs_around_a_target, wait_for_base_backup
 from tests.sandbox.runtime_stack import Stack
 from tests.support.ansible_run import assert_ok, changed_tasks, failure_message
+from tests.support.prober import Prober
 
 pytestmark = pytest.mark.slow
 CLUSTER = "pg-cluster-v1"
@@ -48,22 +50,18 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     wait_for_base_backup(sandbox, namespace)
     # Before any run is logged: the drill's WAL switch must not archive the target below before recover.yml does.
     drill_in_a_project_it_asks_for(sandbox, namespace, inventory, tmp_path)
-    client = sandbox.mlflow(namespace)
-    experiment = client.create_experiment("recovery")
-    client.log_run(experiment, "before-target")
-    time.sleep(1.5)
-    target = utc_now()
-    time.sleep(1.5)
-    client.log_run(experiment, "after-target")
+    target = runs_around_a_target(sandbox.mlflow(namespace), "recovery")
     # No manual pg_switch_wal(): with CNPG's archive_timeout of 5 minutes the target is not archived yet, and
     # recover.yml closes the primary's segment itself (through pods/exec) before it plans.
 
     # The app user keeps its credentials: the recovered cluster uses the old cluster's Secret (recovery.secretName,
     # CNPG's bootstrap.recovery.secret), and CNPG then creates no pg-cluster-v2-app (GetApplicationSecretName in
     # CNPG's api/v1/cluster_funcs.go). Every step that reads the app credentials must find that Secret.
-    recovered = sandbox.run("recover", namespace, "3.5.0", extra_vars={
-        **inventory, "recovery_target_time": target, "recovery_secret_name": f"{CLUSTER}-app"})
+    with Prober(sandbox.mlflow(namespace)) as prober:
+        recovered = sandbox.run("recover", namespace, "3.5.0", extra_vars={
+            **inventory, "recovery_target_time": target, "recovery_secret_name": f"{CLUSTER}-app"})
     assert_ok(recovered)
+    served_while_restoring(recovered, prober)
     assert "backup catalog read inside the cluster, by a Job" in recovered.stdout
     assert instances(sandbox, namespace, "pg-cluster-v2") == {
         "phase": "Cluster in healthy state", "instances": 3, "readyInstances": 3, "currentPrimary": "pg-cluster-v2-1"}
@@ -96,6 +94,21 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     assert_ok(upgraded)
     assert sandbox.mlflow(namespace).version_string() == "3.5.1"
     assert run_names(sandbox, namespace) == ["before-target"]
+
+
+def served_while_restoring(recovered, prober: Prober) -> None:
+    """To a past time MLflow serves from the old cluster while the new one restores (recovery_serve_during_restore):
+    every probe during the wait for the restored cluster answered, and the outage came after it, with the stop."""
+    assert "MLflow keeps serving from pg-cluster-v1 while pg-cluster-v2 restores" in recovered.stdout
+    wall_minus_monotonic = time.time() - time.monotonic()
+    (start, end), = [(start, end) for name, start, end in task_timings(recovered.report)
+                     if name.startswith("Wait for the Cluster to be Ready")]
+    during = [ok for moment, ok in prober.results if start <= moment + wall_minus_monotonic <= end]
+    assert during and all(during), f"{len(during)} probes during the restore, failed: {prober.errors[:3]}"
+    (stopped,) = [start for name, start, _end in task_timings(recovered.report)
+                  if name.startswith("Helm release - Stop MLflow")]
+    outages = [begin + wall_minus_monotonic for begin, _end in prober.outages()]
+    assert outages and min(outages) >= stopped, (outages, stopped)
 
 
 def drill_in_a_project_it_asks_for(sandbox: Sandbox, namespace: str, inventory: dict, tmp_path: Path) -> None:

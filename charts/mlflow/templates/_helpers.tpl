@@ -200,21 +200,22 @@ Tracking backend URI. It carries no host or credentials: libpq takes them from P
 {{- printf "postgresql+psycopg2:///%s" .Values.postgresql.database -}}
 {{- end -}}
 
-{{/* Connection environment of the server and the migrate Job: the cluster's read-write Service + app user. */}}
+{{/* Connection environment of the server and the migrate Job: the cluster's read-write Service + app user, unless
+mlflow.database names another (a recovery to a past time keeps MLflow on the cluster it runs on while it restores). */}}
 {{- define "mlflow.databaseEnv" -}}
 - name: PGHOST
-  value: {{ printf "%s-rw" .Values.postgresql.clusterName | quote }}
+  value: {{ .Values.mlflow.database.host | default (printf "%s-rw" .Values.postgresql.clusterName) | quote }}
 - name: PGPORT
   value: "5432"
 - name: PGUSER
   valueFrom:
     secretKeyRef:
-      name: {{ include "mlflow.appSecretName" . }}
+      name: {{ .Values.mlflow.database.secretName | default (include "mlflow.appSecretName" .) }}
       key: username
 - name: PGPASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ include "mlflow.appSecretName" . }}
+      name: {{ .Values.mlflow.database.secretName | default (include "mlflow.appSecretName" .) }}
       key: password
 - name: MLFLOW_BACKEND_STORE_URI
   value: {{ include "mlflow.trackingUri" . | quote }}
