@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.mlops.mlflow.plugins.module_utils.access_needs import checks, split_resource
+from ansible_collections.mlops.mlflow.plugins.module_utils.cluster_prerequisites import run_prerequisites
 from ansible_collections.mlops.mlflow.plugins.module_utils.errors import CollectionError
 
 REVIEW_API = "authorization.k8s.io/v1"
@@ -101,6 +102,8 @@ def served_groups(module) -> set:
 
 def run_access_check(module) -> dict:
     params = module.params
+    # The cluster's prerequisites first, in the same process (each module call is a Python start and a client).
+    found = run_prerequisites(module) if params.get("prerequisites") else {}
     reviews = module.resource("SelfSubjectAccessReview", REVIEW_API)
     missing, checked, asked, rules, skipped = [], 0, 0, {}, {}
     served = served_groups(module)
@@ -119,8 +122,9 @@ def run_access_check(module) -> dict:
             missing.append({"namespace": namespace, "verb": verb, "group": group,
                             "resource": resource + ("/" + subresource if subresource else ""),
                             "permission": describe(verb, group, resource, subresource), "why": why})
-    result = {"changed": False, "checked": checked, "access_reviews": asked, "missing": missing,
-              "skipped_unserved": [{"group": group, "permissions": count} for group, count in sorted(skipped.items())]}
+    result = {key: found[key] for key in ("kubernetes_version", "apis") if key in found}
+    result.update(changed=False, checked=checked, access_reviews=asked, missing=missing,
+                  skipped_unserved=[{"group": group, "permissions": count} for group, count in sorted(skipped.items())])
     if missing:
         lines = ["%s %s (%s)" % (item["permission"], "in " + item["namespace"] if item["namespace"] else
                                  "at the cluster scope", item["why"]) for item in missing]

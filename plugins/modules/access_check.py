@@ -24,6 +24,10 @@ description:
   - A permission in an OpenShift API group (C(*.openshift.io)) that the cluster does not serve is not required, as
     the flows use routes, builds, image streams, templates and projects only where they are served (discovery,
     read once). RV(skipped_unserved) says which groups were skipped.
+  - With O(prerequisites), first checks in the same call what M(mlops.mlflow.cluster_prerequisites) checks (the
+    Kubernetes version, CloudNativePG, the Barman Cloud Plugin, cert-manager), and fails as it does, before any
+    permission is asked; its RV(kubernetes_version) and RV(apis) are returned too. One module process instead of two
+    in every playbook's preflight.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - mlops.mlflow.cluster
@@ -37,6 +41,10 @@ attributes:
   platform:
     platforms: posix
 options:
+  prerequisites:
+    description: Check the cluster's prerequisites first (M(mlops.mlflow.cluster_prerequisites)).
+    type: bool
+    default: false
   namespaces:
     description: The namespaces the flows work in (the MLflow namespace; for a drill, the drill namespace too).
     type: list
@@ -103,6 +111,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kubernetes_version:
+  description: The API server's Kubernetes version, major.minor (with O(prerequisites)).
+  returned: when O(prerequisites)
+  type: str
+  sample: "1.33"
+apis:
+  description: The group-versions the cluster serves of those the collection needs or uses (with O(prerequisites)).
+  returned: when O(prerequisites)
+  type: list
+  elements: str
+  sample: [barmancloud.cnpg.io/v1, cert-manager.io/v1, postgresql.cnpg.io/v1]
 checked:
   description: How many permissions were checked (each verb, resource and namespace once).
   returned: always
@@ -141,6 +160,7 @@ RULE_SPEC = dict(
 )
 
 ARGUMENT_SPEC = dict(
+    prerequisites=dict(type="bool", default=False),
     namespaces=dict(type="list", elements="str", required=True),
     flows=dict(type="list", elements="str", default=[],
                choices=["deploy", "upgrade", "recover", "recovery_drill", "backup_check", "decommission"]),
