@@ -102,13 +102,13 @@ def served_while_restoring(recovered, prober: Prober) -> None:
     Deployment controller keeps the old pods until the new ones are available): no probe failed, before, during or
     after the restore, and MLflow was never stopped."""
     assert "MLflow keeps serving from pg-cluster-v1 while pg-cluster-v2 restores" in recovered.stdout
-    names = [name for name, _start, _end in task_timings(recovered.report)]
+    timings = task_timings(recovered.report)
+    names = [name for name, _start, _end in timings]
     assert not [name for name in names if name.startswith("Helm release - Stop MLflow")], names
     assert "Helm release - Roll MLflow onto the recovered database (its pods serve until the new ones are Ready)" \
         in names, names
     wall_minus_monotonic = time.time() - time.monotonic()
-    (start, end), = [(start, end) for name, start, end in task_timings(recovered.report)
-                     if name.startswith("Wait for the Cluster to be Ready")]
+    (start, end), = [(start, end) for name, start, end in timings if name.startswith("Wait for the Cluster to be Ready")]
     during = [ok for moment, ok in prober.results if start <= moment + wall_minus_monotonic <= end]
     assert during, "no probe during the restore"
     assert prober.failures == 0, f"{prober.failures} of {len(prober.results)} probes failed: {prober.errors[:3]}"
