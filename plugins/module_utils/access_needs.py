@@ -79,7 +79,7 @@ NEEDS = {
     "recover": (_LOCK + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + _WAIT_SERVER
                 + _WAIT_CLUSTER) + [
         ("postgresql.cnpg.io", "clusters", ("get", "list", "patch"), "the clusters, the old one hibernated"),
-        ("postgresql.cnpg.io", "backups", LIST, "the new cluster's first base backup"),
+        ("postgresql.cnpg.io", "backups", ("get", "list", "create", "watch"), "the new cluster's first base backup"),
     ],
     "recovery_drill": (_RELEASE_READ + _HELM_WRITE + _SERVER + _AUTH_SECRET + _JOB + _CATALOG + _EXEC + _WAIT_SERVER
                        + _WAIT_CLUSTER) + [

@@ -10,15 +10,17 @@ def test_counts_and_version(mlflow_databases, mlflow_server_factory):
     experiment = server.create_experiment("churn")
     server.log_run(experiment, "a")
     server.log_run(experiment, "b")
+    server.log_run(server.create_experiment("holdout"), "c")
     run = run_module("mlops.mlflow.mlflow_server_info", {
         "url": server.url, "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD,
         "expected_version": f"v{NEWEST_MLFLOW}"})
     assert run.returncode == 0, run.stdout
     result = run.result
     assert result["version"] == NEWEST_MLFLOW
-    assert result["runs"] == 2
-    assert result["runs_per_experiment"]["churn"] == 2
-    assert result["experiments"] == 2  # churn and Default
+    assert result["runs"] == 3
+    # One runs/search reads every experiment's runs: each run is counted under its own experiment.
+    assert result["runs_per_experiment"] == {"Default": 0, "churn": 2, "holdout": 1}
+    assert result["experiments"] == 3
     assert result["newest_run_start_time"].startswith("20")
     assert result["changed"] is False
 
