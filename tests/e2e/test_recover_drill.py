@@ -62,6 +62,7 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
             **inventory, "recovery_target_time": target, "recovery_secret_name": f"{CLUSTER}-app"})
     assert_ok(recovered)
     served_while_restoring(recovered, prober)
+    first_backup_after_the_verification(sandbox, namespace, recovered, "pg-cluster-v2")
     assert "backup catalog read inside the cluster, by a Job" in recovered.stdout
     assert instances(sandbox, namespace, "pg-cluster-v2") == {
         "phase": "Cluster in healthy state", "instances": 3, "readyInstances": 3, "currentPrimary": "pg-cluster-v2-1"}
@@ -112,6 +113,29 @@ def served_while_restoring(recovered, prober: Prober) -> None:
     during = [ok for moment, ok in prober.results if start <= moment + wall_minus_monotonic <= end]
     assert during, "no probe during the restore"
     assert prober.failures == 0, f"{prober.failures} of {len(prober.results)} probes failed: {prober.errors[:3]}"
+
+
+def first_backup_after_the_verification(sandbox: Sandbox, namespace: str, recovered, cluster: str) -> None:
+    """The new cluster's first base backup is taken by the play once MLflow is verified, not by the ScheduledBackup
+    at once (it would compete with MLflow's start): the release created the ScheduledBackup with `immediate: false`
+    and put the values' `true` back afterwards, which CNPG ignores once the schedule has been checked
+    (internal/controller/scheduledbackup_controller.go: an immediate backup only while status.lastCheckTime is
+    unset). The cluster is marked recovered after the verification too."""
+    timings = task_timings(recovered.report)
+    (verified,) = [end for name, _start, end in timings if name == "Check no run is newer than the target time"]
+    (marked,) = [start for name, start, _end in timings if name.startswith("Mark the new cluster as a finished")]
+    (backup,) = [start for name, start, _end in timings
+                 if name == "On-demand base backup through the Barman Cloud Plugin (post-recovery)"]
+    assert verified <= marked <= backup, (verified, marked, backup)
+    backups = [item for item in sandbox.kubectl_json("backups.postgresql.cnpg.io", "-n", namespace)["items"]
+               if item["spec"]["cluster"]["name"] == cluster]
+    assert [(item["metadata"]["name"], item["status"]["phase"]) for item in backups] == \
+        [(f"{cluster}-recovered", "completed")], backups
+    assert "cnpg.io/scheduled-backup" not in (backups[0]["metadata"].get("labels") or {})
+    scheduled = sandbox.cluster.get("scheduledbackups.postgresql.cnpg.io", f"{cluster}-daily", "-n", namespace)
+    assert scheduled["spec"]["immediate"] is True and scheduled["status"]["lastCheckTime"], scheduled
+    marks = sandbox.cluster.get("clusters.postgresql.cnpg.io", cluster, "-n", namespace)["metadata"]["annotations"]
+    assert marks["mlops.mlflow/recovered"] == "true"
 
 
 def drill_in_a_project_it_asks_for(sandbox: Sandbox, namespace: str, inventory: dict, tmp_path: Path) -> None:
