@@ -43,7 +43,7 @@ _HELM_WRITE = [
 ]
 _SERVER = [
     ("apps", "deployments", READ, "MLflow's rollout and replica count"),
-    ("build.openshift.io", "builds", LIST, "the image build of a version"),
+    ("build.openshift.io", "builds", ("get", "list", "watch"), "the image build of a version (resource_wait watches it)"),
     ("build.openshift.io", "buildconfigs/instantiate", ("create",), "starting the build of a missing image"),
     ("image.openshift.io", "imagestreams", READ, "the built image of a version"),
 ]

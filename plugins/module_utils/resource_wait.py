@@ -109,11 +109,32 @@ def backup_summary(obj: dict, _options: dict) -> str:
     return text
 
 
+# OpenShift's final build phases (openshift/api build/v1 BuildPhase): the build pushed, or never will.
+BUILD_DONE = ("Complete", "Failed", "Error", "Cancelled")
+
+
+def build_finished(obj: dict, _options: dict) -> bool:
+    """A Build is finished in a final phase; whether it pushed its image is for the caller to check."""
+    return bool(obj) and _get(obj, "status", "phase", default="") in BUILD_DONE
+
+
+def build_summary(obj: dict, _options: dict) -> str:
+    status = obj.get("status") or {}
+    text = "phase %s" % (status.get("phase") or "New")
+    if status.get("startTimestamp"):
+        text += " since %s" % status["startTimestamp"]
+    if status.get("reason"):
+        text += " (%s)" % status["reason"]
+    return text
+
+
 # kind: (apiVersion, done, summary, what done means in words)
 WAITS = {
     "Deployment": ("apps/v1", deployment_rolled_out, deployment_summary, "every replica updated and available"),
     "Cluster": ("postgresql.cnpg.io/v1", cluster_ready, cluster_summary, "Ready"),
     "Backup": ("postgresql.cnpg.io/v1", backup_finished, backup_summary, "a final phase (completed or failed)"),
+    "Build": ("build.openshift.io/v1", build_finished, build_summary,
+              "a final phase (Complete, Failed, Error or Cancelled)"),
 }
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: resource_wait
-short_description: Wait for an MLflow Deployment, a CNPG Cluster or a CNPG Backup, and show the progress
+short_description: Wait for an MLflow Deployment, a CNPG Cluster or Backup, or an OpenShift Build, and show the progress
 version_added: 0.2.0
 author:
   - mlops.mlflow maintainers (@mlops-mlflow)
 description:
   - Waits until a C(Deployment) is rolled out (as C(kubectl rollout status) sees it - the latest generation observed, every
     replica updated and available, no old replica left), a CNPG C(Cluster) is C(Ready) (and, with
-    O(require_archiving), archiving WAL), or a CNPG C(Backup) has a final phase (C(completed) or C(failed)).
+    O(require_archiving), archiving WAL), a CNPG C(Backup) has a final phase (C(completed) or C(failed)), or an
+    OpenShift C(Build) (the MLflow image's) has a final phase (C(Complete), C(Failed), C(Error) or C(Cancelled)).
   - The wait runs inside one task, by a watch (the object is listed by name, then watched from that list's
     C(resourceVersion)), not as a task retried with C(until) (each retry starts a new module process); a change is
     seen as soon as the API server sends it, not at the next poll.
@@ -44,7 +45,7 @@ options:
     description: What to wait for.
     type: str
     required: true
-    choices: [Deployment, Cluster, Backup]
+    choices: [Deployment, Cluster, Backup, Build]
   name:
     description: Name of the object.
     type: str
@@ -114,6 +115,14 @@ EXAMPLES = r"""
 - name: Stop unless it completed
   ansible.builtin.assert:
     that: backup.resource.status.phase == 'completed'
+
+- name: Wait for the build of the MLflow image (a progress line every minute)
+  mlops.mlflow.resource_wait:
+    kind: Build
+    name: mlflow-v3-5-0-1
+    namespace: mlflow
+    progress_interval: 60
+  register: build
 """
 
 RETURN = r"""

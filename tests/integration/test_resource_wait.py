@@ -136,3 +136,36 @@ def test_a_bad_input_is_refused_before_anything_is_read(cluster):
     run = wait(cluster, kind="Deployment", name="ready", require_archiving=True)
     assert run.returncode != 0
     assert "require_archiving applies to kind Cluster only, not Deployment" in result_of(run)["msg"]
+
+
+def test_a_build_is_waited_for_until_its_final_phase(cluster):
+    """The MLflow image's OpenShift Build (wait_image.yml): Running, then Complete a second after the wait began,
+    seen when the API server sends it; one that stays New times out saying so (openshift/api build/v1 phases)."""
+    for name in ("image-1", "image-2"):
+        apply(cluster, {"apiVersion": "build.openshift.io/v1", "kind": "Build",
+                        "metadata": {"name": name, "namespace": NAMESPACE},
+                        "spec": {"strategy": {"type": "Docker", "dockerStrategy": {}},
+                                 "source": {"type": "Dockerfile", "dockerfile": "FROM scratch"},
+                                 "output": {"to": {"kind": "ImageStreamTag", "name": "mlflow:v3.5.0"}}}})
+
+    def phase(name: str, value: str) -> None:
+        cluster.kubectl("patch", "builds.build.openshift.io", name, "-n", NAMESPACE, "--subresource=status",
+                        "--type=merge", "-p", json.dumps({"status": {"phase": value}}))
+
+    phase("image-1", "Running")
+    later = threading.Timer(1.0, phase, ("image-1", "Complete"))
+    later.start()
+    try:
+        run = wait(cluster, kind="Build", name="image-1", wait_timeout=60, wait_sleep=20)
+    finally:
+        later.join()
+    assert run.returncode == 0, run.stdout[-3000:]
+    result = result_of(run)
+    assert result["resource"]["status"]["phase"] == "Complete" and result["elapsed"] < 20, result
+
+    phase("image-2", "New")
+    run = wait(cluster, kind="Build", name="image-2", wait_timeout=3, wait_sleep=1)
+    assert run.returncode != 0
+    assert result_of(run)["msg"].startswith(
+        f"Build {NAMESPACE}/image-2 did not reach a final phase (Complete, Failed, Error or Cancelled) in time. "
+        "Last seen: phase New"), result_of(run)["msg"]

@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.mlops.mlflow.plugins.action import resource_wait as action
 from ansible_collections.mlops.mlflow.plugins.module_utils.resource_wait import (
-    backup_finished, cluster_ready, deployment_rolled_out, restore_summary, state)
+    backup_finished, build_finished, cluster_ready, deployment_rolled_out, restore_summary, state)
 from ansible_collections.mlops.mlflow.plugins.modules import resource_wait as module
 
 
@@ -52,6 +52,14 @@ def test_a_backup_is_finished_in_a_final_phase_whether_it_succeeded_or_not():
     assert not backup_finished({"metadata": {"name": "b"}}, {})
 
 
+def test_a_build_is_finished_in_a_final_phase_whether_it_pushed_or_not():
+    for phase in ("Complete", "Failed", "Error", "Cancelled"):
+        assert build_finished({"status": {"phase": phase}}, {}), phase
+    for phase in ("New", "Pending", "Running"):
+        assert not build_finished({"status": {"phase": phase}}, {}), phase
+    assert not build_finished({"metadata": {"name": "mlflow-v3-5-0-1"}}, {})
+
+
 def test_what_a_person_reads_while_waiting():
     assert state("Deployment", deployment(updated=1, available=1, replicas=3), {}) == \
         "1 of 2 replicas updated, 1 available, 3 in all"
@@ -61,6 +69,10 @@ def test_what_a_person_reads_while_waiting():
     assert state("Backup", {"status": {"phase": "running", "startedAt": "2026-12-03T10:00:00Z"}}, {}) == \
         "phase running since 2026-12-03T10:00:00Z"
     assert state("Backup", {}, {}) == "not found"
+    assert state("Build", {"status": {"phase": "Running", "startTimestamp": "2026-12-04T10:00:00Z"}}, {}) == \
+        "phase Running since 2026-12-04T10:00:00Z"
+    assert state("Build", {"status": {"phase": "New", "reason": "InvalidOutputReference"}}, {}) == \
+        "phase New (InvalidOutputReference)"
 
 
 def test_what_a_person_reads_of_a_restore():
