@@ -97,7 +97,7 @@ class BackupController(Controller):
             "destinationPath": store.destination_path, "endpointURL": store.endpoint or "",
             "instanceID": {"podName": runner.pod_name}, "online": True}) or backup
         try:
-            info = store.take_backup(runner.instance, server, name=name)
+            info, listed = store.take_backup_listed(runner.instance, server, name=name)
             image, major = runner.requested_image()
             major = (runner.data_image or {}).get("majorVersion") or major
             store.record_version(server, info["backup_id"], version_num(image, major))
@@ -110,7 +110,7 @@ class BackupController(Controller):
                     beginWal=info.get("begin_wal") or "", endWal=info.get("end_wal") or "",
                     beginLSN=str(info.get("begin_xlog") or ""), endLSN=str(info.get("end_xlog") or ""),
                     majorVersion=major, error=""))
-            refresh_window(self.client, self.runtime, namespace, store_name, server)
+            refresh_window(self.client, self.runtime, namespace, store_name, server, backups=listed)
             self._finish_cluster(cluster, True, "")
         except (StoreError, OSError, ValueError, KeyError) as exc:
             LOG.info("backup %s/%s failed: %s", namespace, name, exc)

@@ -30,11 +30,14 @@ def recovery_window(backups: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def refresh_window(client: Any, runtime: Any, namespace: str, store_name: str, server: str,
-                   failed_at: str | None = None) -> None:
-    """Recompute one server's recovery window and write it into the ObjectStore's status."""
+                   failed_at: str | None = None, backups: list[dict[str, Any]] | None = None) -> None:
+    """Recompute one server's recovery window and write it into the ObjectStore's status; `backups`: the server's
+    catalog as just listed (after a backup), else it is listed here."""
     try:
-        store = object_store(client, namespace, store_name, runtime.network.resolver_env(namespace))
-        window = recovery_window(store.list_backups(server))
+        if backups is None:
+            store = object_store(client, namespace, store_name, runtime.network.resolver_env(namespace))
+            backups = store.list_backups(server)
+        window = recovery_window(backups)
     except StoreError as exc:
         LOG.info("ObjectStore %s/%s: %s", namespace, store_name, exc)
         return

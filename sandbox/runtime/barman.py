@@ -101,6 +101,12 @@ class Store:
     def take_backup(self, instance: Postgres, server: str, name: str | None = None, timeout: float = 3600
                     ) -> dict[str, Any]:
         """Take a base backup of `instance` through its socket; return it as barman-cloud-backup-list lists it."""
+        return self.take_backup_listed(instance, server, name, timeout)[0]
+
+    def take_backup_listed(self, instance: Postgres, server: str, name: str | None = None, timeout: float = 3600
+                           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """take_backup, with the catalog of `server` as listed right after it (what the plugin's sidecar lists once
+        after a backup to compute the recovery window)."""
         flags = ["--name", name] if name else []
         flags += [f"--{self.data_compression}"] if self.data_compression else []
         self._checked("barman-cloud-backup", "-h", str(instance.socket_dir), "-p", str(instance.port), "-U",
@@ -110,7 +116,7 @@ class Store:
         found = [b for b in listed if b.get("backup_name") == name] if name else listed
         if not found:
             raise StoreError(f"barman-cloud-backup finished but no backup named {name} is listed for {server}")
-        return found[-1]
+        return found[-1], listed
 
     def backup(self, instance: Postgres, server: str) -> str:
         """Take a base backup; return its id."""
