@@ -93,12 +93,17 @@ def cluster_summary(obj: dict, options: dict) -> str:
     return text
 
 
+def finished_in(final: tuple) -> object:
+    """The predicate of an object that is finished once its status.phase is one of `final`; whether it succeeded
+    is for the caller to check."""
+    def finished(obj: dict, _options: dict) -> bool:
+        return bool(obj) and _get(obj, "status", "phase", default="") in final
+    return finished
+
+
+# CNPG's final Backup phases.
 BACKUP_DONE = ("completed", "failed")
-
-
-def backup_finished(obj: dict, _options: dict) -> bool:
-    """A Backup is finished when CNPG gives it a final phase; whether it succeeded is for the caller to check."""
-    return bool(obj) and _get(obj, "status", "phase", default="") in BACKUP_DONE
+backup_finished = finished_in(BACKUP_DONE)
 
 
 def backup_summary(obj: dict, _options: dict) -> str:
@@ -111,11 +116,7 @@ def backup_summary(obj: dict, _options: dict) -> str:
 
 # OpenShift's final build phases (openshift/api build/v1 BuildPhase): the build pushed, or never will.
 BUILD_DONE = ("Complete", "Failed", "Error", "Cancelled")
-
-
-def build_finished(obj: dict, _options: dict) -> bool:
-    """A Build is finished in a final phase; whether it pushed its image is for the caller to check."""
-    return bool(obj) and _get(obj, "status", "phase", default="") in BUILD_DONE
+build_finished = finished_in(BUILD_DONE)
 
 
 def build_summary(obj: dict, _options: dict) -> str:
