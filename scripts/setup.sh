@@ -63,6 +63,18 @@ if ! stamp_ok venv tests/requirements.txt meta/ee-requirements.txt bytecode; the
   stamp_set venv tests/requirements.txt meta/ee-requirements.txt bytecode
 fi
 
+# 2b. The execution environment's Python packages (meta/ee-requirements.txt, at the versions tests/requirements.txt
+#     pins): the interpreter the tests run the modules with, as AWX runs them in the execution environment
+#     (tests/support/ansible_run.py), without .venv's test tooling.
+EE_VENV="$CACHE/ee"
+if [ ! -x "$EE_VENV/bin/python" ] || ! stamp_ok ee-venv "$PY312" meta/ee-requirements.txt tests/requirements.txt; then
+  say "installing the execution environment's Python packages into $EE_VENV"
+  rm -rf "$EE_VENV"
+  "$PY312" -m venv --without-pip "$EE_VENV"
+  "$VENV/bin/uv" pip install -q --python "$EE_VENV/bin/python" -r meta/ee-requirements.txt -c tests/requirements.txt
+  stamp_set ee-venv "$PY312" meta/ee-requirements.txt tests/requirements.txt
+fi
+
 # 3. Collections without Galaxy: unpacked from the `ansible` community bundle wheel on PyPI.
 COLLECTIONS="kubernetes/core community/okd ansible/posix"
 # awx.awx (for awx/configure.yml) left the bundle after ansible 9; it comes from the last bundle that had it.

@@ -22,7 +22,7 @@ from ..timestamps import format_time, parse
 from .base import Controller, condition, now
 from .cnpg_images import version_num
 from .client import ApiError
-from .objectstore import refresh_window
+from .objectstore import record_failed_backup, refresh_window
 from .util import owner_ref, write_status
 from .workers import Workers
 
@@ -110,14 +110,14 @@ class BackupController(Controller):
                     beginWal=info.get("begin_wal") or "", endWal=info.get("end_wal") or "",
                     beginLSN=str(info.get("begin_xlog") or ""), endLSN=str(info.get("end_xlog") or ""),
                     majorVersion=major, error=""))
-            refresh_window(self.client, self.runtime, namespace, store_name, server, backups=listed)
+            refresh_window(self.client, namespace, store_name, server, listed)
             self._finish_cluster(cluster, True, "")
         except (StoreError, OSError, ValueError, KeyError) as exc:
             LOG.info("backup %s/%s failed: %s", namespace, name, exc)
             current = self.client.get("postgresql.cnpg.io/v1", "Backup", namespace, name)
             if current is not None:
                 self._fail(current, str(exc), server, store)
-            refresh_window(self.client, self.runtime, namespace, store_name, server, failed_at=now())
+            record_failed_backup(self.client, namespace, store_name, server, now())
             self._finish_cluster(cluster, False, str(exc))
 
     def _finish_cluster(self, cluster, ok, message):

@@ -34,6 +34,7 @@ from .cnpg_failover import (PENDING_FAILOVER, PHASE_CREATING_REPLICA, PHASE_FAIL
 from .cnpg_images import incompatible_data, requested_image
 from .cnpg_members import Member
 from .cnpg_recovery_job import RecoveryJob
+from .objectstore import CatalogMaintenance
 
 LOG = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
         # pgDataImageInfo: the image (and its major) the data directory was made with, kept for its whole life.
         self.data_image: dict[str, Any] | None = old.get("pgDataImageInfo")
         self.refused: tuple[int, str] | None = None  # (generation, why) of a bootstrap that cannot succeed
+        self.catalog = CatalogMaintenance(client, self.namespace)  # the plugin's sidecar in the primary's pod
         self.thread = threading.Thread(target=self._main, name=f"cnpg-{self.namespace}/{self.name}", daemon=True)
 
     # --- what the other controllers use: the primary -------------------------------------------------------------
@@ -225,6 +227,9 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
         self.archiving = self._archiving_state() if store is not None else None
         primary.ready, primary.reason = True, ""
         self.phase, self.phase_reason = PHASE_HEALTHY, ""
+        if store is not None:
+            self.catalog.cycle_if_due(primary.pod_uid, store, archiver_plugin(self.cluster).get("barmanObjectName", ""),
+                                      server)
         if len(self.members) > 1 or spec.get("instances", 1) > 1:
             self._reconcile_replicas(store, server)
 

@@ -7,7 +7,6 @@ from .cnpg_database import DatabaseController
 from .daemonsets import DaemonSetController
 from .deployments import DeploymentController
 from .jobs import JobController
-from .objectstore import ObjectStoreController
 from .pods import PodController
 from .replicasets import ReplicaSetController
 from .services import RouteController, ServiceController
@@ -16,4 +15,4 @@ from .statefulsets import StatefulSetController
 REAL = (PodController, ReplicaSetController, DeploymentController, StatefulSetController, DaemonSetController,
         JobController, ServiceController, RouteController,
         BuildConfigController, BuildController, ClusterController, DatabaseController, BackupController,
-        ScheduledBackupController, ObjectStoreController)
+        ScheduledBackupController)

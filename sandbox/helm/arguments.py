@@ -17,12 +17,19 @@ GLOBAL_FLAGS = {
 }
 
 
+# `helm list`'s state filters (--deployed, --failed, ...).
+RELEASE_STATES = ("deployed", "failed", "pending", "superseded", "uninstalled", "uninstalling")
+
 # Flags whose value is optional (pflag's NoOptDefVal): bare, they never take the next word as their value.
 OPTIONAL_VALUE_FLAGS = {"--wait": "watcher", "--reuse-values": "true", "--dry-run": "client"}
 
 
 class UsageError(Exception):
     pass
+
+
+class CommandError(Exception):
+    """A command helm would refuse: printed as `Error: ...`, exit 1."""
 
 
 def split_globals(argv: list[str]) -> tuple[dict[str, object], list[str]]:

@@ -7,13 +7,13 @@ Cluster access follows helm: `--kubeconfig`/`KUBECONFIG`, `--kube-context`/`HELM
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
-import helm_python
-
-from . import commands
-from .arguments import Parser, UsageError, add_values_flags, add_wait_flags, command_first, flag_bool, split_globals
+from . import info
+from .arguments import (RELEASE_STATES, CommandError, Parser, UsageError, add_values_flags, add_wait_flags,
+                        command_first, flag_bool, split_globals)
 
 
 def _deploy_flags(parser) -> None:
@@ -50,7 +50,7 @@ def build_parser() -> Parser:
     version = sub.add_parser("version")
     version.add_argument("--short", action="store_true")
     version.add_argument("--template")
-    version.set_defaults(run=commands.version, needs_cluster=False)
+    version.set_defaults(run=info.version, needs_cluster=False)
 
     listing = sub.add_parser("list", aliases=["ls"])
     listing.add_argument("-o", "--output", default="table", choices=["table", "yaml", "json"])
@@ -58,22 +58,22 @@ def build_parser() -> Parser:
     listing.add_argument("-A", "--all-namespaces", action="store_true")
     listing.add_argument("-a", "--all", action="store_true")
     listing.add_argument("-q", "--short", action="store_true")
-    for state in commands._STATE_FLAGS:  # pylint: disable=protected-access
+    for state in RELEASE_STATES:
         listing.add_argument(f"--{state}", action="store_true")
-    listing.set_defaults(run=commands.list_releases)
+    listing.set_defaults(run="list_releases")
 
     status = sub.add_parser("status")
     status.add_argument("name")
     status.add_argument("-o", "--output", default="table", choices=["table", "yaml", "json"])
     status.add_argument("--revision", type=int)
     status.add_argument("--show-desc", action="store_true")
-    status.set_defaults(run=commands.status)
+    status.set_defaults(run="status")
 
     history = sub.add_parser("history", aliases=["hist"])
     history.add_argument("name")
     history.add_argument("-o", "--output", default="table", choices=["table", "yaml", "json"])
     history.add_argument("--max", type=int)
-    history.set_defaults(run=commands.history)
+    history.set_defaults(run="history")
 
     get = sub.add_parser("get")
     get.add_argument("what", choices=["values", "manifest", "notes", "hooks", "metadata", "all"])
@@ -81,7 +81,7 @@ def build_parser() -> Parser:
     get.add_argument("-o", "--output", default="table", choices=["table", "yaml", "json"])
     get.add_argument("-a", "--all", action="store_true")
     get.add_argument("--revision", type=int)
-    get.set_defaults(run=commands.get)
+    get.set_defaults(run="get")
 
     show = sub.add_parser("show", aliases=["inspect"])
     show.add_argument("what", choices=["chart", "values", "readme", "crds", "all"])
@@ -91,7 +91,7 @@ def build_parser() -> Parser:
     show.add_argument("--devel", action="store_true")
     show.add_argument("--insecure-skip-tls-verify", action="store_true")
     show.add_argument("--plain-http", action="store_true")
-    show.set_defaults(run=commands.show, needs_cluster=False)
+    show.set_defaults(run="show", needs_cluster=False)
 
     upgrade = sub.add_parser("upgrade")
     _deploy_flags(upgrade)
@@ -101,12 +101,12 @@ def build_parser() -> Parser:
     upgrade.add_argument("--reset-then-reuse-values", action="store_true")
     upgrade.add_argument("--cleanup-on-fail", action="store_true")
     upgrade.add_argument("--history-max", type=int, default=10)
-    upgrade.set_defaults(run=commands.upgrade)
+    upgrade.set_defaults(run="upgrade")
 
     install = sub.add_parser("install")
     _deploy_flags(install)
     install.add_argument("--replace", action="store_true")
-    install.set_defaults(run=commands.install)
+    install.set_defaults(run="install")
 
     rollback = sub.add_parser("rollback")
     rollback.add_argument("name")
@@ -117,7 +117,7 @@ def build_parser() -> Parser:
     rollback.add_argument("--no-hooks", action="store_true")
     rollback.add_argument("--history-max", type=int, default=10)
     rollback.add_argument("--force", action="store_true")
-    rollback.set_defaults(run=commands.rollback)
+    rollback.set_defaults(run="rollback")
 
     uninstall = sub.add_parser("uninstall", aliases=["delete", "del", "un"])
     uninstall.add_argument("names", nargs="+")
@@ -128,7 +128,7 @@ def build_parser() -> Parser:
     uninstall.add_argument("--no-hooks", action="store_true")
     uninstall.add_argument("--description")
     uninstall.add_argument("--cascade", choices=["background", "orphan", "foreground"])
-    uninstall.set_defaults(run=commands.uninstall)
+    uninstall.set_defaults(run="uninstall")
 
     template = sub.add_parser("template")
     add_values_flags(template)
@@ -147,7 +147,7 @@ def build_parser() -> Parser:
     template.add_argument("--dependency-update", action="store_true")
     template.add_argument("--output-dir")
     template.add_argument("--release-name", action="store_true")
-    template.set_defaults(run=commands.template, needs_cluster=False)
+    template.set_defaults(run="template", needs_cluster=False)
 
     package = sub.add_parser("package")
     package.add_argument("charts", nargs="+")
@@ -156,27 +156,29 @@ def build_parser() -> Parser:
     package.add_argument("--app-version")
     package.add_argument("-u", "--dependency-update", action="store_true")
     package.add_argument("--sign", action="store_true")
-    package.set_defaults(run=commands.package, needs_cluster=False)
+    package.set_defaults(run="package", needs_cluster=False)
 
     lint = sub.add_parser("lint")
     add_values_flags(lint)
     lint.add_argument("charts", nargs="*", default=["."])
     lint.add_argument("--strict", action="store_true")
-    lint.set_defaults(run=commands.lint, needs_cluster=False)
+    lint.set_defaults(run="lint", needs_cluster=False)
 
     plugin = sub.add_parser("plugin")
     plugin.add_argument("action")
     plugin.add_argument("rest", nargs="*")
-    plugin.set_defaults(run=commands.plugin, needs_cluster=False)
+    plugin.set_defaults(run=info.plugin, needs_cluster=False)
 
     dependency = sub.add_parser("dependency", aliases=["dep", "dependencies"])
     dependency.add_argument("action", choices=["list", "update", "build"])
     dependency.add_argument("chart", nargs="?", default=".")
-    dependency.set_defaults(run=commands.dependency, needs_cluster=False)
+    dependency.set_defaults(run="dependency", needs_cluster=False)
     return parser
 
 
-def make_config(options: dict[str, object]) -> helm_python.Config:
+def make_config(options: dict[str, object]):
+    """The SDK's `Config` (helm_python, imported by the commands that need the SDK)."""
+    import helm_python  # pylint: disable=import-outside-toplevel
     env = os.environ
     insecure = options.get("kube_insecure") or env.get("HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "").lower() == "true"
     return helm_python.Config(
@@ -192,6 +194,12 @@ def make_config(options: dict[str, object]) -> helm_python.Config:
     )
 
 
+def _sdk_errors() -> tuple[type[BaseException], ...]:
+    """The SDK's errors, once a command has loaded it (`version` and `plugin list` do not)."""
+    module = sys.modules.get("helm_python")
+    return (module.HelmError,) if module is not None else ()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -202,14 +210,17 @@ def main(argv: list[str] | None = None) -> int:
         args.namespace = global_options.get("namespace")
         args.all_namespaces = getattr(args, "all_namespaces", False)
         if getattr(args, "post_renderer", None):
-            raise commands.CommandError("--post-renderer is not supported by the sandbox helm")
+            raise CommandError("--post-renderer is not supported by the sandbox helm")
+        run = args.run
+        if isinstance(run, str):  # a command on the Helm SDK (commands.py): its import loads the SDK
+            run = getattr(importlib.import_module(".commands", __package__), run)
         if not getattr(args, "needs_cluster", True):
-            return args.run(args, None)
+            return run(args, None)
         with make_config(global_options) as config:
-            return args.run(args, config)
+            return run(args, config)
     except UsageError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    except (commands.CommandError, helm_python.HelmError) as exc:
+    except (CommandError, *_sdk_errors()) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

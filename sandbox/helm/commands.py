@@ -1,7 +1,7 @@
 """The helm commands the project's roles and kubernetes.core call, on the real Helm SDK.
 
 Each command takes the parsed arguments and the SDK `Config`, writes what helm writes to stdout, and raises
-`CommandError` (printed as `Error: ...`, exit 1) when helm would fail.
+`CommandError` (printed as `Error: ...`, exit 1) when helm would fail. `version` and `plugin list` are in info.py.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ import helm_python
 import yaml
 
 from . import output, sdk
-
-
-class CommandError(Exception):
-    pass
+from .arguments import RELEASE_STATES, CommandError
 
 
 def _out(text: str) -> None:
@@ -83,22 +80,9 @@ def _local_chart(args) -> str:
 # --- read commands -------------------------------------------------------------------------------------------
 
 
-def version(args, _config) -> int:
-    sdk_version = helm_python.helm_sdk_version()
-    if args.short:
-        _out(f"{sdk_version}\n")
-    else:
-        _out(f'version.BuildInfo{{Version:"{sdk_version}", GitCommit:"helm-python-sdk-{helm_python.__version__}", '
-             f'GitTreeState:"clean", GoVersion:"go1.25", KubeClientVersion:"v1.34"}}\n')
-    return 0
-
-
-_STATE_FLAGS = ("deployed", "failed", "pending", "superseded", "uninstalled", "uninstalling")
-
-
 def list_releases(args, config) -> int:
     releases = config.list(all_states=True, all_namespaces=args.all_namespaces, name_filter=args.filter)
-    wanted = {state for state in _STATE_FLAGS if getattr(args, state)}
+    wanted = {state for state in RELEASE_STATES if getattr(args, state)}
     if wanted:
         releases = [r for r in releases if r["status"] in wanted or
                     ("pending" in wanted and r["status"].startswith("pending"))]
@@ -385,13 +369,6 @@ def package(args, _config) -> int:
         archive = helm_python.package(path, destination=args.destination, version=args.chart_version or None,
                                       app_version=args.app_version or None)
         _out(f"Successfully packaged chart and saved it to: {archive}\n")
-    return 0
-
-
-def plugin(args, _config) -> int:
-    if args.action != "list":
-        raise CommandError(f"the sandbox helm has no plugins to {args.action}")
-    _out("NAME\tVERSION\tTYPE\tAPIVERSION\tPROVENANCE\tSOURCE\n")
     return 0
 
 

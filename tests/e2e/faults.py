@@ -26,7 +26,8 @@ import yaml
 from sandbox.runtime.proxy import copy_stream
 from tests.e2e.sandbox_flows import INVENTORY, Sandbox
 from tests.sandbox.runtime_stack import Stack
-from tests.support.ansible_run import ANSIBLE_PLAYBOOK, PlaybookRun, ansible_env, run_playbook
+from tests.support.ansible_run import (ANSIBLE_PLAYBOOK, PlaybookRun, ansible_env, module_interpreter,
+                                       run_playbook)
 from tests.support.versions import REPO_ROOT
 
 
@@ -171,7 +172,8 @@ def run(sandbox: Sandbox, name: str, namespace: str, values: dict[str, Any], ext
 def start_killable(sandbox: Sandbox, name: str, namespace: str, values: dict[str, Any],
                    extra_vars: dict[str, Any] | None = None) -> subprocess.Popen:
     """A playbook in its own process group, so that it can be killed with the modules it runs."""
-    command = [str(ANSIBLE_PLAYBOOK), *playbook_command(sandbox, namespace, values, extra_vars),
+    command = [str(ANSIBLE_PLAYBOOK), *module_interpreter(),
+               *playbook_command(sandbox, namespace, values, extra_vars),
                str(REPO_ROOT / "playbooks" / f"{name}.yml")]
     # pylint: disable-next=consider-using-with
     return subprocess.Popen(command, cwd=REPO_ROOT, env=ansible_env(sandbox.env()), stdout=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.sandbox_flows import INVENTORY, Sandbox
-from tests.support.ansible_run import ANSIBLE_PLAYBOOK, ansible_env, failure_message
+from tests.support.ansible_run import ANSIBLE_PLAYBOOK, ansible_env, failure_message, module_interpreter
 from tests.support.versions import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,8 @@ def test_an_upgrade_killed_mid_way_is_refused_by_its_stale_lock_then_converges_w
     assert sandbox.deploy(namespace, "3.4.0").returncode == 0
     variables = {"mlflow_namespace": namespace, "mlflow_url": sandbox.url(namespace),
                  "mlflow_values": sandbox.values(namespace, "3.4.0"), "mlflow_tag": "3.5.0"}
-    command = [str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY / "hosts.yml"), "-e", json.dumps(variables),
+    command = [str(ANSIBLE_PLAYBOOK), *module_interpreter(), "-i", str(INVENTORY / "hosts.yml"),
+               "-e", json.dumps(variables),
                str(REPO_ROOT / "playbooks" / "upgrade.yml")]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=ansible_env(sandbox.env()), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.ansible_run import module_interpreter
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 KUBECTL = "/usr/bin/kubectl"
@@ -126,8 +128,8 @@ class SandboxCluster:
             """), "    ")
         path.write_text(play, encoding="utf-8")
         run_env = dict(self.env, **(env or {}))
-        command = [str(Path(PYTHON).parent / "ansible-playbook"), "-i", "localhost,", "-e",
-                   f"ansible_python_interpreter={PYTHON}", str(path)]
+        command = [str(Path(PYTHON).parent / "ansible-playbook"), "-i", "localhost,", *module_interpreter(),
+                   str(path)]
         result = subprocess.run(command,
                                 cwd=REPO_ROOT, env=run_env, capture_output=True, text=True, timeout=900, check=False)
         run = PlaybookRun(result.returncode, result.stdout + result.stderr,

@@ -4,11 +4,16 @@ commands the roles call directly."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+import helm_python
 import yaml
 
+from sandbox.helm.info import SDK_BUILD_ENV, sdk_build
+from sandbox.paths import REPO_ROOT
 from tests.sandbox.cluster import SandboxCluster
 
 
@@ -107,6 +112,15 @@ def test_a_manifest_the_api_refuses_fails_the_release(cluster: SandboxCluster, n
 
 def test_cli_reports_version_plugins_and_renders_templates(cluster: SandboxCluster, demo_chart: Path):
     assert cluster.helm("version").stdout.startswith('version.BuildInfo{Version:"v4.')
+    # `bin/helm` gives the SDK's build it read once, so `version` and `plugin list` (run before every
+    # kubernetes.core.helm call) do not load the SDK: the same answer as the SDK's own, without it.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from sandbox.helm import cli; cli.main(sys.argv[1:]); "
+                               "print('sdk loaded' if 'helm_python' in sys.modules else 'sdk not loaded')",
+         "version", "--short"],
+        env={**cluster.env, SDK_BUILD_ENV: " ".join(sdk_build())}, capture_output=True, text=True, check=True,
+        cwd=REPO_ROOT)
+    assert loaded.stdout == f"{helm_python.helm_sdk_version()}\nsdk not loaded\n"
     assert cluster.helm("plugin", "list").stdout.startswith("NAME\tVERSION")
     assert yaml.safe_load(cluster.helm("show", "chart", str(demo_chart)).stdout)["name"] == "demo"
     rendered = cluster.helm("template", "t", str(demo_chart), "--set", "greeting=yo").stdout

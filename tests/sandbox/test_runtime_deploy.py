@@ -4,6 +4,7 @@ stopping processes, namespace deletion stopping everything."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg2
@@ -63,6 +64,29 @@ def test_a_triggered_schedule_takes_another_backup(stack: Stack):
                               if b["metadata"]["name"] not in before
                               and (b.get("status") or {}).get("phase") == "completed"], 120, "a triggered backup")
     assert new[0]["metadata"]["ownerReferences"][0]["kind"] == "ScheduledBackup"  # backupOwnerReference: self
+
+
+def test_the_recovery_window_is_written_by_the_primary_pods_sidecar_not_on_object_store_changes(stack: Stack):
+    """plugin-barman-cloud, internal/cnpgi/instance: the window is written by the sidecar in the primary's pod,
+    after a backup (backup.go) and by its catalog maintenance when it starts and every
+    retentionPolicyIntervalSeconds (retention.go, 1800 s by default); no controller lists the store when the
+    ObjectStore changes."""
+    def window():
+        status = stack.get("objectstores.barmancloud.cnpg.io", "mlflow-backups").get("status") or {}
+        return (status.get("serverRecoveryWindow") or {}).get(CLUSTER)
+
+    written = wait_until(window, 60, "the ObjectStore recovery window")
+    stack.cluster.kubectl("-n", stack.namespace, "patch", "objectstores.barmancloud.cnpg.io", "mlflow-backups",
+                          "--subresource=status", "--type=merge", "-p", '{"status": {"serverRecoveryWindow": null}}')
+    stack.cluster.kubectl("-n", stack.namespace, "annotate", "--overwrite", "objectstores.barmancloud.cnpg.io",
+                          "mlflow-backups", f"changed={uuid.uuid4().hex[:6]}")
+    time.sleep(5)  # more than two steps of the cluster's loop (2 s): a rewrite would be back by now
+    assert window() is None
+
+    # A new primary pod is a new sidecar: its first maintenance cycle lists the catalog and writes the window again.
+    stack.cluster.kubectl("-n", stack.namespace, "delete", "pod", f"{CLUSTER}-1", "--wait=false")
+    assert wait_until(window, 90, "the window written by the new pod's sidecar") == written
+    stack.wait_condition("clusters.postgresql.cnpg.io", CLUSTER, "Ready")
 
 
 def test_databases_and_app_secret_as_the_chart_asks(stack: Stack):

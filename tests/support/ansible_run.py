@@ -15,6 +15,19 @@ import yaml
 from .versions import REPO_ROOT
 
 ANSIBLE_PLAYBOOK = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+# The modules run with the execution environment's Python packages (meta/ee-requirements.txt, at the versions the
+# tests pin; `make setup` builds it), as in AWX, not with the tooling of .venv: a module that needs a package the
+# execution environment does not declare fails here too. (Also cheaper: each module process imports the kubernetes
+# client, and .venv's test tools put kubernetes-validate and jsonschema into that import.)
+MODULE_PYTHON = REPO_ROOT / ".cache" / "ee" / "bin" / "python"
+
+
+def module_interpreter() -> list[str]:
+    """ansible-playbook arguments that run the modules with MODULE_PYTHON (over the inventory's
+    `ansible_playbook_python`: extra vars win)."""
+    if not MODULE_PYTHON.is_file():
+        raise FileNotFoundError(f"{MODULE_PYTHON} is missing: run `make setup`")
+    return ["-e", f"ansible_python_interpreter={MODULE_PYTHON}"]
 
 
 @dataclass
@@ -75,7 +88,7 @@ def ansible_env(extra: dict[str, str] | None = None, json_output: bool = True) -
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_PYTHON_INTERPRETER": str(REPO_ROOT / ".venv" / "bin" / "python"),
+        "ANSIBLE_PYTHON_INTERPRETER": str(MODULE_PYTHON),
         "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}",
     })
     if json_output:
@@ -86,7 +99,7 @@ def ansible_env(extra: dict[str, str] | None = None, json_output: bool = True) -
 
 def run_playbook(playbook: Path | str, *args: str, env: dict[str, str] | None = None, json_output: bool = True,
                  timeout: float = 1800, cwd: Path | None = None) -> PlaybookRun:
-    command = [str(ANSIBLE_PLAYBOOK), str(playbook), *args]
+    command = [str(ANSIBLE_PLAYBOOK), *module_interpreter(), str(playbook), *args]
     proc = subprocess.run(command, cwd=cwd or REPO_ROOT, env=ansible_env(env, json_output), capture_output=True,
                           text=True, timeout=timeout, check=False)
     report = _json_report(proc.stdout) if json_output else None
