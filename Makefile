@@ -7,9 +7,9 @@ LINT_TREE := build/lint/ansible_collections/mlops/mlflow
 SANITY_PYTHONS ?= 3.12
 
 # pytest-xdist workers for `make test` (tests/README.md, "Concurrency"): each has its own sandbox, S3 server and
-# scratch folder, and takes the longest work first. 2 and 3 workers measured the same on this 2-core machine (907
-# tests: 38 min 25 s on 2, 38 min 2 s on 3, tests/README.md "Budget"); 2 keeps each scenario's timeouts further from
-# contention. `make test TEST_WORKERS=0` runs the suite serially in one process.
+# scratch folder, and takes the longest work first. 2 and 3 workers measured nearly the same on this 2-core machine
+# (975 tests: 31 min 31 s on 2, 30 min 45 s on 3, tests/README.md "Budget"); 2 keeps each scenario's timeouts further
+# from contention. `make test TEST_WORKERS=0` runs the suite serially in one process.
 TEST_WORKERS ?= 2
 # The test run writes the bytecode of this checkout's own modules (the sandbox, the helm double, the tests), which
 # every sandbox process and helm call imports again; a container's PYTHONDONTWRITEBYTECODE=1 would make each of them
