@@ -94,6 +94,7 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
         self.data_image: dict[str, Any] | None = old.get("pgDataImageInfo")
         self.refused: tuple[int, str] | None = None  # (generation, why) of a bootstrap that cannot succeed
         self.catalog = CatalogMaintenance(client, self.namespace)  # the plugin's sidecar in the primary's pod
+        self.catalog_step: tuple | None = None  # its arguments, when the last step left a healthy primary
         self.thread = threading.Thread(target=self._main, name=f"cnpg-{self.namespace}/{self.name}", daemon=True)
 
     # --- what the other controllers use: the primary -------------------------------------------------------------
@@ -149,6 +150,7 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
 
     def _main(self) -> None:
         while not self.stopping.is_set():
+            self.catalog_step = None
             try:
                 with self.lock:
                     self._step()
@@ -164,6 +166,13 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
                 self._publish()
             except Exception:  # pylint: disable=broad-exception-caught
                 LOG.exception("cluster %s/%s: status", self.namespace, self.name)
+            if self.catalog_step is not None:
+                # Outside the lock: the sidecar's maintenance is a runnable of its own, which a slow store listing
+                # must not make backups, pod exec or the instance's management wait for.
+                try:
+                    self.catalog.cycle_if_due(*self.catalog_step)
+                except Exception:  # pylint: disable=broad-exception-caught  # keep managing the cluster
+                    LOG.exception("cluster %s/%s: catalog maintenance", self.namespace, self.name)
             self.wake.wait(2.0)
             self.wake.clear()
 
@@ -228,8 +237,8 @@ class ClusterRunner:  # pylint: disable=too-many-instance-attributes
         primary.ready, primary.reason = True, ""
         self.phase, self.phase_reason = PHASE_HEALTHY, ""
         if store is not None:
-            self.catalog.cycle_if_due(primary.pod_uid, store, archiver_plugin(self.cluster).get("barmanObjectName", ""),
-                                      server)
+            self.catalog_step = (primary.pod_uid, store, archiver_plugin(self.cluster).get("barmanObjectName", ""),
+                                 server)
         if len(self.members) > 1 or spec.get("instances", 1) > 1:
             self._reconcile_replicas(store, server)
 

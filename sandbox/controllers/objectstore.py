@@ -85,6 +85,7 @@ class CatalogMaintenance:
         if pod_uid == self.pod_uid and time.monotonic() < self.next_cycle:
             return
         self.pod_uid = pod_uid
+        self.next_cycle = time.monotonic() + RETRY_SECONDS  # a cycle that fails in any way runs again after this
         self.next_cycle = time.monotonic() + self._cycle(store, store_name, server)
 
     def _cycle(self, store: Any, store_name: str, server: str) -> float:
