@@ -215,9 +215,19 @@ def recover_with_the_primary_stopped(sandbox: Sandbox, namespace: str, inventory
     while instances(sandbox, namespace, "pg-cluster-v2")["phase"] != "Cluster in hibernation":
         assert time.monotonic() < deadline, instances(sandbox, namespace, "pg-cluster-v2")
         time.sleep(1)
+    # The person on call stops the failing MLflow by hand, as the manual runbook scales it: `kubectl scale` makes
+    # kubectl an owner of spec.replicas (managedFields, through /scale). Helm 4 applies the release server-side, and
+    # an apply that changes a field another manager owns is a conflict (Kubernetes "Server-Side Apply",
+    # Conflicts): the release that starts MLflow again must take the field back (--force-conflicts).
+    sandbox.cluster.kubectl("scale", "deployment/mlflow", "-n", namespace, "--replicas=0")
 
     recovered = sandbox.run("recover", namespace, "3.5.0", extra_vars=inventory)
     assert_ok(recovered)
+    assert "replica count was last set outside its release, by kubectl (Update through /scale)" in recovered.stdout
+    deployment = sandbox.cluster.get("deployment", "mlflow", "-n", namespace, "--show-managed-fields")
+    assert deployment["spec"]["replicas"] == 1
+    assert [entry["manager"] for entry in deployment["metadata"]["managedFields"]
+            if "f:replicas" in (entry.get("fieldsV1") or {}).get("f:spec", {})] == ["helm"]
     assert "No WAL switch: " in recovered.stdout and "The newest recoverable point is the newest archived WAL (" \
         in recovered.stdout and "are lost" in recovered.stdout, recovered.stdout
     release = json.loads(sandbox.cluster.helm("get", "values", "mlflow", "-n", namespace, "-o", "json").stdout)
