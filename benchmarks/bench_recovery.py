@@ -14,7 +14,12 @@ logged just before the "incident", its WAL archived. Then, in this order:
   longest span a prober (the upgrade benchmark's: /health every 100 ms through the Route) saw failing. The drill is
   watched the same way: production's clients should see no failure while it restores elsewhere;
 - `recover.yml` to a time between two runs logged after that: MLflow serves through the restore and rolls onto the
-  recovered cluster; its clients' outage (none expected) is reported against the bare MLflow start.
+  recovered cluster; its clients' outage (none expected) is reported against the bare MLflow start;
+- the runbook by hand, the second comparison: the manual procedure the collection replaces (docs/chart.md
+  "Backups and recovery"), typed by a person who never pauses and checks nothing: one `helm upgrade` (a new
+  clusterName, recovery.serverName the current one, MLflow at 0 replicas), basic-auth.ini's Secret replaced,
+  `kubectl wait` for the cluster, `kubectl scale` back, until the first authenticated answer. No preflight, lock,
+  WAL switch or verification: what `recover.yml` adds to the runbook costs its RTO this much.
 
 Writes benchmarks/results/recovery.json, appends rows to docs/benchmarks.md and draws docs/images/recovery-phases.svg.
 BENCH_RECOVERY_LARGE_MB (default 1024) sets the size of the large case; 0 skips it. `--redraw` draws the picture
@@ -210,6 +215,49 @@ def recover_past(sandbox: Sandbox, namespace: str) -> dict:
             "probes": len(prober.results)}
 
 
+def by_hand(sandbox: Sandbox, namespace: str, workdir: Path) -> dict:
+    """The runbook's recovery to the latest state, typed without a pause, from `helm upgrade` to the first
+    authenticated answer. A person following it skips what recover.yml adds: the plan checked against the catalog,
+    the lock, the WAL switch after MLflow stops (so the writes of the last minutes, not archived yet, are lost:
+    CNPG archives at least every 5 minutes), the verification."""
+    stack = Stack(sandbox.cluster, namespace)
+    values = json.loads(sandbox.cluster.helm("get", "values", "mlflow", "-n", namespace, "-o", "json").stdout)
+    old = values["postgresql"]["clusterName"]
+    new = re.sub(r"[0-9]+$", lambda number: str(int(number.group()) + 1), old)  # pg-cluster-v3 -> pg-cluster-v4
+    replicas = stack.get("deployment", "mlflow")["spec"]["replicas"]
+    # The runbook's steps 1-3 in values.yaml: a new cluster name, the old one as the backups' serverName, MLflow at 0.
+    values["postgresql"]["clusterName"] = new
+    values["recovery"] = dict(values.get("recovery") or {}, serverName=old, targetTime="")
+    values["mlflow"]["replicas"] = 0
+    values_file = workdir / "values.json"
+    values_file.write_text(json.dumps(values), encoding="utf-8")
+    ini = base64.b64decode(stack.get("secret", "mlflow-auth-config")["data"]["basic-auth.ini"]).decode()
+    ini_file = workdir / "basic-auth.ini"
+    ini_file.write_text(ini.replace(f"{old}-rw", f"{new}-rw"), encoding="utf-8")
+    client = sandbox.mlflow(namespace)
+    kubectl = sandbox.cluster.kubectl
+    marks = [time.monotonic()]
+    sandbox.cluster.helm("upgrade", "mlflow", str(REPO_ROOT / "charts" / "mlflow"), "-n", namespace,
+                         "-f", str(values_file))
+    marks.append(time.monotonic())
+    kubectl("-n", namespace, "delete", "secret", "mlflow-auth-config")
+    kubectl("-n", namespace, "create", "secret", "generic", "mlflow-auth-config",
+            f"--from-file=basic-auth.ini={ini_file}")
+    marks.append(time.monotonic())
+    kubectl("-n", namespace, "wait", "--for=condition=Ready", f"clusters.postgresql.cnpg.io/{new}", "--timeout=3600s")
+    marks.append(time.monotonic())
+    kubectl("-n", namespace, "scale", "deployment/mlflow", f"--replicas={replicas}")
+    marks.append(time.monotonic())
+    wait_until(lambda: client.api("GET", "experiments/search?max_results=1").status_code == 200, 600,
+               "MLflow to answer an authenticated call on the cluster recovered by hand", interval=0.1)
+    marks.append(time.monotonic())
+    labels = ("helm upgrade (new cluster, MLflow at 0)", "basic-auth.ini", "restore + WAL replay + promotion",
+              "kubectl scale", "start MLflow")
+    found = [(label, round(start - marks[0], 2), round(end - marks[0], 2))
+             for label, start, end in zip(labels, marks, marks[1:])]
+    return {"rto_s": round(marks[-1] - marks[0], 1), "cluster": new, "phases": found}
+
+
 def draw(results: dict) -> None:
     """The Gantt chart of every recovery measured, from the results (so it can be redrawn without a rerun)."""
     rows = []
@@ -220,6 +268,8 @@ def draw(results: dict) -> None:
         rows += [(f"recover.yml, {size}", result["recover"]["phases"])]
         if "recover_past" in result:
             rows.append((f"recover.yml to a past time, {size}", result["recover_past"]["phases"]))
+        if "by_hand" in result:
+            rows.append((f"the runbook by hand, {size}", result["by_hand"]["phases"]))
         rows += [(f"drill, {size}", result["drill"]["phases"]), (f"floor, {size}", result["floor"]["phases"])]
     svg.phase_gantt(IMAGES / "recovery-phases.svg", "Recovery phases in the sandbox (seconds from the start)", rows)
 
@@ -242,9 +292,12 @@ def main() -> int:
                 floor_result = floor(sandbox, namespace, Path(workdir))
             recover_result = recover(sandbox, namespace, state["last_write"])
             past_result = recover_past(sandbox, namespace)
+            with tempfile.TemporaryDirectory(prefix="bench-by-hand-") as workdir:
+                hand_result = by_hand(sandbox, namespace, Path(workdir))
             results[label] = {"database_mb": state["database_mb"], "drill": drill_result, "floor": floor_result,
-                              "recover": recover_result, "recover_past": past_result,
+                              "recover": recover_result, "recover_past": past_result, "by_hand": hand_result,
                               "recover_rto_ratio": round(recover_result["rto_s"] / floor_result["rto_s"], 2),
+                              "recover_by_hand_ratio": round(recover_result["rto_s"] / hand_result["rto_s"], 2),
                               "drill_rto_ratio": round(drill_result["rto_s"] / floor_result["rto_s"], 2)}
     finally:
         sandbox.stop()
@@ -258,6 +311,12 @@ def main() -> int:
                      f"RPO {result['recover']['rpo_s']} s; client-visible outage {result['recover']['client_outage_s']} s;"
                      f" RTO ends at the verification (whole playbook {result['recover']['playbook_s']} s);"
                      " floor = bare restore + replay + promotion + MLflow start"))
+        hand = result["by_hand"]
+        rows.append((f"recover.yml RTO against the runbook by hand, {size}", record.seconds(result["recover"]["rto_s"]),
+                     record.seconds(hand["rto_s"]), f"{result['recover_by_hand_ratio']:.2f}",
+                     "floor = the runbook's steps without a pause: helm upgrade (new cluster, MLflow at 0), "
+                     "basic-auth.ini Secret replaced, kubectl wait, kubectl scale, first authenticated answer; "
+                     "no plan, lock, WAL switch or verification (writes not yet archived are lost)"))
         past = result["recover_past"]
         rows.append((f"recover.yml to a past time: client-visible outage, {size}", record.seconds(past["client_outage_s"]),
                      record.seconds(result["floor"]["mlflow_start_s"]),
