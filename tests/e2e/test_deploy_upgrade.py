@@ -43,7 +43,15 @@ def test_a_failed_image_build_fails_deploy_with_its_log_and_the_rerun_builds_aga
     assert failed.returncode != 0, message
     assert "Build mlflow-v3-5-0-1 of mlflow:v3.5.0 failed" in message and "no-such-package-mlops" in message, message
     assert builds_of(sandbox, namespace, "mlflow-v3-5-0") == ["mlflow-v3-5-0-1"]
-    assert_ok(sandbox.deploy(namespace, "3.5.0"))
+    # Meanwhile the person on call scales the MLflow that waits for its image to 0 by hand: kubectl then owns
+    # spec.replicas (managedFields, through /scale). Helm 4 applies the fixed release server-side, where changing a
+    # field another manager owns is a conflict (Kubernetes "Server-Side Apply", Conflicts): the release takes the
+    # count back to the inventory's instead of failing on it.
+    sandbox.cluster.kubectl("scale", "deployment/mlflow", "-n", namespace, "--replicas=0")
+    fixed = sandbox.deploy(namespace, "3.5.0")
+    assert_ok(fixed)
+    assert "replica count (0) was last set outside its release, by kubectl (Update through /scale)" in fixed.stdout
+    assert sandbox.cluster.get("deployment", "mlflow", "-n", namespace)["spec"]["replicas"] == 1
     assert builds_of(sandbox, namespace, "mlflow-v3-5-0") == ["mlflow-v3-5-0-1", "mlflow-v3-5-0-2"]
     experiment, runs = seed_runs(sandbox, namespace, count=2)
     assert served_runs(sandbox, namespace, experiment) == runs
