@@ -244,7 +244,7 @@ def by_hand(sandbox: Sandbox, namespace: str, workdir: Path) -> dict:
     kubectl("-n", namespace, "create", "secret", "generic", "mlflow-auth-config",
             f"--from-file=basic-auth.ini={ini_file}")
     marks.append(time.monotonic())
-    kubectl("-n", namespace, "wait", "--for=condition=Ready", f"clusters.postgresql.cnpg.io/{new}", "--timeout=3600s")
+    kubectl("-n", namespace, "wait", "--for=condition=Ready", f"clusters.postgresql.cnpg.io/{new}", "--timeout=115s")
     marks.append(time.monotonic())
     kubectl("-n", namespace, "scale", "deployment/mlflow", f"--replicas={replicas}")
     marks.append(time.monotonic())

@@ -174,6 +174,10 @@ class Store:
         target.prepare()
         make_postgres_dir(target.data_dir, 0o700)
         self._checked("barman-cloud-restore", self.destination_path, server, backup_id, str(target.data_dir))
+        # CNPG's restore (pkg/management/postgres/restore.go) installs a fresh postgresql.conf and custom.conf, empties
+        # override.conf and writes this recovery's settings there, so the settings of the source's own earlier
+        # recovery never apply; the sandbox keeps them in postgresql.auto.conf, so it drops the restored ones.
+        target.clear_recovery_settings()
         recovery = {"restore_command": self.wal_restore_command(server), "recovery_target_action": "promote"}
         if target_time:
             recovery["recovery_target_time"] = target_time

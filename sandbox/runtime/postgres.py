@@ -123,6 +123,14 @@ class Postgres:
         touch = f" && touch {self.data_dir}/{signal_file}" if signal_file else ""
         as_postgres("sh", "-c", f"cat >> {self.data_dir}/postgresql.auto.conf{touch}", stdin=text)
 
+    def clear_recovery_settings(self) -> None:
+        """Drop the recovery settings a restored postgresql.auto.conf brings from the source's own recovery (its
+        restore_command and recovery_target*): a backup of a cluster once recovered to a past time would otherwise
+        replay to that old target again."""
+        as_postgres("sh", "-c", 'test ! -f "$1" || sed -i -E "$0" "$1"',
+                    r"/^[[:space:]]*(restore_command|recovery_target[a-z_]*)[[:space:]]*=/d",
+                    str(self.data_dir / "postgresql.auto.conf"))
+
     def connect(self, dbname: str = "postgres"):
         conn = psycopg2.connect(host=self.host, port=self.port, user=self.superuser, dbname=dbname,
                                 connect_timeout=self.connect_timeout)

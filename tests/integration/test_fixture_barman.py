@@ -50,3 +50,31 @@ def test_check_wal_archive_tells_empty_from_used(pg_factory, barman_store):
     result = barman_store.check_wal_archive("pg-cluster-v2")
     assert result.returncode == 1
     assert "Expected empty archive" in result.stderr + result.stdout
+
+
+def test_a_backup_of_a_cluster_recovered_to_a_past_time_restores_to_its_own_latest_state(pg_factory, barman_store):
+    """A cluster recovered to a past time, backed up, then recovered to its latest state: CNPG's restore
+    (pkg/management/postgres/restore.go) writes the recovery settings into a fresh custom.conf and an emptied
+    override.conf, so the first recovery's target never applies to the second one."""
+    source = pg_factory(start=False, name="v1").init()
+    barman_store.start_archiving(source, "pg-cluster-v1")
+    source.sql("CREATE TABLE runs (name text, created timestamptz DEFAULT clock_timestamp())")
+    source.sql("INSERT INTO runs (name) VALUES ('before-target')")
+    backup_id = barman_store.backup(source, "pg-cluster-v1")
+    time.sleep(1.1)
+    target_time = _utc_now(source)
+    time.sleep(1.1)
+    source.sql("INSERT INTO runs (name) VALUES ('after-target')")
+    source.wait_archived(source.switch_wal())
+
+    recovered = pg_factory(start=False, name="v2")
+    barman_store.restore("pg-cluster-v1", backup_id, recovered, target_time=target_time, archive_as="pg-cluster-v2")
+    recovered.sql("INSERT INTO runs (name) VALUES ('after-recovery')")
+    recovered_backup = barman_store.backup(recovered, "pg-cluster-v2")
+    recovered.sql("INSERT INTO runs (name) VALUES ('after-its-backup')")
+    recovered.wait_archived(recovered.switch_wal())
+
+    again = pg_factory(start=False, name="v3")
+    barman_store.restore("pg-cluster-v2", recovered_backup, again)
+    names = [row[0] for row in again.sql("SELECT name FROM runs ORDER BY created")]
+    assert names == ["before-target", "after-recovery", "after-its-backup"]
