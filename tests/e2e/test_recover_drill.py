@@ -94,7 +94,7 @@ def test_recover_to_a_time_between_two_runs_then_deploy_keeps_the_new_cluster(sa
     upgraded = sandbox.run("upgrade", namespace, "3.5.0", extra_vars={**inventory, "mlflow_tag": "3.5.1"})
     assert_ok(upgraded)
     assert sandbox.mlflow(namespace).version_string() == "3.5.1"
-    assert run_names(sandbox, namespace) == ["before-target"]
+    assert run_names(sandbox, namespace) == ["archived-at-shutdown", "before-target"]
 
 
 def served_while_restoring(recovered, prober: Prober) -> None:
@@ -202,13 +202,16 @@ def decommission_refusals_then_the_superseded_cluster_goes(sandbox: Sandbox, nam
 
 def recover_with_the_primary_stopped(sandbox: Sandbox, namespace: str, inventory: dict) -> None:
     """The source's primary is down (its cluster hibernated: no instance runs): no WAL switch is possible, so the
-    plan states the newest recoverable point and that writes after it are lost, then recovers to it."""
+    plan states the newest recoverable point and that writes after it are lost, then recovers to it. A clean stop
+    loses nothing: PostgreSQL's ShutdownXLOG (src/backend/access/transam/xlog.c) rotates the last WAL segment when
+    archiving is on, and the archiver runs once more at the end of the shutdown, so the run written after the last
+    switch is recovered (a crash, not a hibernation, is what leaves writes behind on the volume)."""
     client = sandbox.mlflow(namespace)
     experiment = client.create_experiment("primary-stopped")
-    # Right after a segment switch, archive_timeout (5 minutes) keeps the next write in the open segment: it is
-    # never archived, as in a real outage where the primary's last minutes are still on its volume.
+    # Right after a segment switch, archive_timeout (5 minutes) keeps the next write in the open segment until the
+    # hibernation's shutdown archives it.
     Stack(sandbox.cluster, namespace).switch_wal_and_wait_archived("pg-cluster-v2")
-    client.log_run(experiment, "never-archived")
+    client.log_run(experiment, "archived-at-shutdown")
     sandbox.cluster.kubectl("annotate", "clusters.postgresql.cnpg.io", "pg-cluster-v2", "-n", namespace,
                             "cnpg.io/hibernation=on")
     deadline = time.monotonic() + 120
@@ -233,4 +236,4 @@ def recover_with_the_primary_stopped(sandbox: Sandbox, namespace: str, inventory
     release = json.loads(sandbox.cluster.helm("get", "values", "mlflow", "-n", namespace, "-o", "json").stdout)
     assert release["postgresql"]["clusterName"] == "pg-cluster-v3"
     assert release["recovery"]["serverName"] == "pg-cluster-v2"
-    assert run_names(sandbox, namespace) == ["before-target"]
+    assert run_names(sandbox, namespace) == ["archived-at-shutdown", "before-target"]
